@@ -1,0 +1,337 @@
+//! `mailpatrol scan` and `mailpatrol demo`: load the profile, apply command-line overrides,
+//! run the scan with a progress bar and Ctrl-C handling, write the reports, print the summary
+//! and choose the exit code.
+
+use std::path::{Path, PathBuf};
+
+use clap::{Args, ValueEnum};
+use tokio::sync::watch;
+use url::Url;
+
+use super::progress::Bar;
+use super::{Exit, report_error};
+use mailpatrol::classify::Classifier;
+use mailpatrol::crawl::fetch::Resolve;
+use mailpatrol::model::{ScanRun, Severity};
+use mailpatrol::profile::Profile;
+use mailpatrol::report::{self, Lang};
+use mailpatrol::scan::{ScanOptions, scan};
+
+/// Report language.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LangArg {
+    /// Chinese headers and class names.
+    Zh,
+    /// English.
+    En,
+}
+
+/// The severity that makes `--fail-on` exit with 1.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum FailOn {
+    /// Any finding with severity `violation`.
+    Violation,
+    /// Any finding with severity `review` or `violation`.
+    Review,
+}
+
+/// Where and how reports are written.
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// Folder for reports; each run gets a dated subfolder.
+    #[arg(long, short, default_value = "reports")]
+    out: PathBuf,
+    /// Language of report headers and class names.
+    #[arg(long, value_enum, default_value = "zh")]
+    lang: LangArg,
+    /// Exit with code 1 when a finding of this severity (or worse) exists.
+    #[arg(long, value_enum)]
+    fail_on: Option<FailOn>,
+}
+
+/// Crawl settings that override the profile's `[crawl]` table for this run.
+#[derive(Debug, Args)]
+pub struct CrawlArgs {
+    /// Connect to ADDR for HOST:PORT, as curl's --resolve (ADDR may carry a port:
+    /// 127.0.0.1:8080). Repeatable.
+    #[arg(long, value_name = "HOST:PORT:ADDR")]
+    resolve: Vec<String>,
+    /// Fetch at most this many pages.
+    #[arg(long)]
+    max_pages: Option<u32>,
+    /// Follow links at most this deep from a seed.
+    #[arg(long)]
+    max_depth: Option<u16>,
+    /// Skip responses larger than this many bytes.
+    #[arg(long)]
+    max_bytes: Option<u64>,
+    /// Milliseconds between requests to one host.
+    #[arg(long)]
+    delay_ms: Option<u64>,
+    /// Requests in flight at once, overall.
+    #[arg(long)]
+    concurrency: Option<u32>,
+    /// Requests in flight at once, per host.
+    #[arg(long)]
+    per_host_concurrency: Option<u32>,
+    /// Seconds for one request, body included.
+    #[arg(long)]
+    timeout_secs: Option<u64>,
+    /// Retries after a timeout, connection error, 5xx or 429.
+    #[arg(long)]
+    retries: Option<u32>,
+    /// Ignore robots.txt (only with the site owner's permission).
+    #[arg(long)]
+    no_robots: bool,
+    /// Do not read sitemaps.
+    #[arg(long)]
+    no_sitemaps: bool,
+    /// User-Agent header (put a contact address in it).
+    #[arg(long)]
+    user_agent: Option<String>,
+}
+
+/// Arguments of `scan`.
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// The institution profile (e.g. rules/ustl.toml).
+    #[arg(long, short)]
+    profile: PathBuf,
+    /// Extra start URL, in addition to the profile's seeds. Repeatable.
+    #[arg(long = "seed", value_name = "URL")]
+    seeds: Vec<Url>,
+    #[command(flatten)]
+    crawl: CrawlArgs,
+    #[command(flatten)]
+    output: OutputArgs,
+}
+
+/// Arguments of `demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    #[command(flatten)]
+    output: OutputArgs,
+}
+
+impl CrawlArgs {
+    fn apply(&self, profile: &mut Profile) {
+        let c = &mut profile.crawl;
+        if let Some(v) = self.max_pages {
+            c.max_pages = v;
+        }
+        if let Some(v) = self.max_depth {
+            c.max_depth = v;
+        }
+        if let Some(v) = self.max_bytes {
+            c.max_bytes = v;
+        }
+        if let Some(v) = self.delay_ms {
+            c.delay_ms = v;
+        }
+        if let Some(v) = self.concurrency {
+            c.concurrency = v.max(1);
+        }
+        if let Some(v) = self.per_host_concurrency {
+            c.per_host_concurrency = v.max(1);
+        }
+        if let Some(v) = self.timeout_secs {
+            c.timeout_secs = v.max(1);
+        }
+        if let Some(v) = self.retries {
+            c.retries = v;
+        }
+        if self.no_robots {
+            c.respect_robots = false;
+        }
+        if self.no_sitemaps {
+            c.sitemaps = false;
+        }
+        if let Some(v) = &self.user_agent {
+            c.user_agent = Some(v.clone());
+        }
+    }
+}
+
+/// `mailpatrol scan`.
+pub fn run_scan(args: &ScanArgs, progress: bool) -> Exit {
+    let mut profile = match Profile::load(&args.profile) {
+        Ok(p) => p,
+        Err(e) => {
+            report_error(&e);
+            eprintln!(
+                "hint: see README.md, section \"Writing a profile\", or rules/demo.toml for a complete example"
+            );
+            return Exit::Config;
+        }
+    };
+    args.crawl.apply(&mut profile);
+    profile.seeds.extend(args.seeds.iter().cloned());
+    let resolve: Result<Vec<Resolve>, _> = args.crawl.resolve.iter().map(|r| r.parse()).collect();
+    let resolve = match resolve {
+        Ok(r) => r,
+        Err(e) => {
+            report_error(&e);
+            return Exit::Config;
+        }
+    };
+    let Some(rt) = runtime() else {
+        return Exit::Runtime;
+    };
+    rt.block_on(execute(&profile, resolve, &args.output, progress))
+}
+
+/// `mailpatrol demo`.
+pub fn run_demo(args: &DemoArgs, progress: bool, quiet: bool) -> Exit {
+    let profile = match mailpatrol::demo::profile() {
+        Ok(p) => p,
+        Err(e) => {
+            report_error(&e);
+            return Exit::Config;
+        }
+    };
+    let Some(rt) = runtime() else {
+        return Exit::Runtime;
+    };
+    rt.block_on(async {
+        let server = match mailpatrol::demo::serve().await {
+            Ok(s) => s,
+            Err(e) => {
+                report_error(&e);
+                return Exit::Runtime;
+            }
+        };
+        if !quiet {
+            eprintln!(
+                "Serving the demo university \"{}\" on {} ({} virtual hosts); scanning it now.",
+                profile.name,
+                server.addr(),
+                server.hosts().len()
+            );
+        }
+        let resolve: Vec<Resolve> = server
+            .resolve_entries()
+            .iter()
+            .filter_map(|r| r.parse().ok())
+            .collect();
+        execute(&profile, resolve, &args.output, progress).await
+    })
+}
+
+fn runtime() -> Option<tokio::runtime::Runtime> {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => Some(rt),
+        Err(e) => {
+            report_error(&e);
+            None
+        }
+    }
+}
+
+async fn execute(
+    profile: &Profile,
+    resolve: Vec<Resolve>,
+    out: &OutputArgs,
+    progress: bool,
+) -> Exit {
+    let today = chrono::Local::now().date_naive();
+    let classifier = match Classifier::from_profile(profile, today) {
+        Ok(c) => c,
+        Err(e) => {
+            report_error(&e);
+            return Exit::Config;
+        }
+    };
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!(
+                "\nInterrupted: finishing up and writing what was found so far (press Ctrl-C again to abort)."
+            );
+            let _ = stop_tx.send(true);
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(Exit::Runtime as i32);
+            }
+        }
+    });
+    let bar = Bar::new(progress);
+    let updater = bar.clone();
+    let options = ScanOptions {
+        resolve,
+        progress: Some(Box::new(move |p| updater.update(p))),
+    };
+    let result = scan(profile, classifier, options, stop_rx).await;
+    bar.finish();
+    let result = match result {
+        Ok(r) => r,
+        Err(e) => {
+            report_error(&e);
+            return Exit::Runtime;
+        }
+    };
+    let lang = match out.lang {
+        LangArg::Zh => Lang::Zh,
+        LangArg::En => Lang::En,
+    };
+    let run = &result.run;
+    let dir = report::run_dir(&out.out, run);
+    let written = match report::write_all(run, &dir, lang) {
+        Ok(w) => w,
+        Err(e) => {
+            report_error(&e);
+            return Exit::Runtime;
+        }
+    };
+    print!("{}", report::summary_table(run, lang));
+    println!();
+    println!(
+        "{} pages read, {} findings, {} URLs skipped or failed. Reports: {}",
+        run.pages.len(),
+        run.findings.len(),
+        run.problems.len(),
+        written.dir.display()
+    );
+    exit_code(run, &result.outcome, out.fail_on, &written.dir)
+}
+
+fn exit_code(
+    run: &ScanRun,
+    outcome: &mailpatrol::crawl::CrawlOutcome,
+    fail_on: Option<FailOn>,
+    dir: &Path,
+) -> Exit {
+    if outcome.interrupted {
+        eprintln!(
+            "The scan was interrupted; the reports in {} are partial. Run the scan again to cover everything.",
+            dir.display()
+        );
+        return Exit::Runtime;
+    }
+    if run.pages.is_empty() {
+        let first = run.problems.first().map_or_else(String::new, |p| {
+            format!(" First problem: {} — {}.", p.url, p.detail)
+        });
+        eprintln!(
+            "error: no page could be read, so nothing was audited.{first} Check the seeds, the network or proxy (http_proxy / https_proxy), and {}/errors.csv.",
+            dir.display()
+        );
+        return Exit::Runtime;
+    }
+    if !outcome.complete {
+        eprintln!(
+            "warning: the crawl stopped at a limit (see errors.csv, code page-limit); raise crawl.max_pages to cover the whole site."
+        );
+    }
+    let threshold = match fail_on {
+        None => return Exit::Ok,
+        Some(FailOn::Violation) => Severity::Violation,
+        Some(FailOn::Review) => Severity::Review,
+    };
+    if run.findings.iter().any(|f| f.severity >= threshold) {
+        Exit::FailOn
+    } else {
+        Exit::Ok
+    }
+}

@@ -1,0 +1,713 @@
+//! The crawl: a frontier of URLs per host, robots.txt per host, sitemaps, politeness
+//! (per-host concurrency and delay, a global cap), and the budget (depth, pages, traps).
+//!
+//! The crawl does not know what an email is. It hands each fetched page to a [`Visitor`]
+//! (on a blocking thread, since parsing is CPU work) and gets back the links to follow.
+//! Failures are data: every URL that was not read is reported to the visitor as a [`Miss`]
+//! and the crawl goes on. As in lychee, this loop is the only concurrent part of the pipeline.
+
+pub mod fetch;
+pub mod robots;
+pub mod scope;
+pub mod sitemap;
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use url::Url;
+
+use crate::model::ProblemKind;
+use crate::profile::CrawlSettings;
+use fetch::{Fetch, Fetcher, Want};
+use robots::Robots;
+use scope::{Scope, normalise};
+
+/// A page body handed to the visitor.
+#[derive(Debug)]
+pub struct CrawledPage {
+    /// The URL fetched (after normalisation; redirects arrive as their own URL).
+    pub url: Url,
+    /// Link depth from the nearest seed.
+    pub depth: u16,
+    /// The page that linked here.
+    pub found_on: Option<Url>,
+    /// The `Content-Type` header.
+    pub content_type: Option<String>,
+    /// The raw body.
+    pub body: Vec<u8>,
+}
+
+/// A URL that was not read.
+#[derive(Debug, Clone)]
+pub struct Miss {
+    /// The URL.
+    pub url: Url,
+    /// The page whose link led here.
+    pub found_on: Option<Url>,
+    /// Skipped on purpose, or failed.
+    pub kind: ProblemKind,
+    /// Stable kebab-case code.
+    pub code: String,
+    /// What happened and what to do, for people.
+    pub detail: String,
+}
+
+/// A snapshot for progress display.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Progress {
+    /// Pages read.
+    pub pages_done: u32,
+    /// URLs waiting in the frontier.
+    pub queued: usize,
+    /// Requests in flight.
+    pub in_flight: usize,
+    /// URLs skipped or failed so far.
+    pub misses: u32,
+    /// Hosts seen.
+    pub hosts: usize,
+}
+
+/// Receives what the crawl finds. Implemented by the scan pipeline.
+pub trait Visitor: Send + Sync + 'static {
+    /// Reads one page and returns the links on it. Runs on a blocking thread.
+    fn page(&self, page: CrawledPage) -> Vec<Url>;
+    /// A URL that was not read, and why.
+    fn miss(&self, miss: Miss);
+    /// Called after every finished request.
+    fn progress(&self, _progress: Progress) {}
+}
+
+/// How the crawl ended.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CrawlOutcome {
+    /// True when the frontier emptied; false when a limit or a stop request cut it short.
+    pub complete: bool,
+    /// True when stopped from outside (Ctrl-C).
+    pub interrupted: bool,
+    /// Pages read.
+    pub pages: u32,
+    /// Links to hosts outside the scope (not followed).
+    pub off_scope_links: u32,
+    /// Links matching an exclude pattern (not followed).
+    pub excluded_links: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum JobKind {
+    Page,
+    /// `guessed` sitemaps (`/sitemap.xml` without a robots.txt line) may be absent quietly.
+    Sitemap {
+        guessed: bool,
+    },
+}
+
+#[derive(Debug, Clone)]
+struct Job {
+    url: Url,
+    depth: u16,
+    found_on: Option<Url>,
+    hops: u8,
+    kind: JobKind,
+}
+
+enum RobotsState {
+    Unknown,
+    Pending,
+    Ready(Arc<Robots>),
+}
+
+struct Host {
+    origin: Url,
+    robots: RobotsState,
+    queue: VecDeque<Job>,
+    in_flight: u32,
+    next_slot: Instant,
+    delay: Duration,
+}
+
+enum Done {
+    Robots {
+        host: String,
+        robots: Robots,
+    },
+    Page {
+        job: Job,
+        result: PageResult,
+    },
+    Sitemap {
+        job: Job,
+        result: Result<sitemap::Sitemap, Fetch>,
+    },
+}
+
+enum PageResult {
+    Read(Vec<Url>),
+    Redirect(Url),
+    Miss {
+        kind: ProblemKind,
+        code: String,
+        detail: String,
+    },
+}
+
+/// Runs crawls with one configuration.
+pub struct Crawler {
+    settings: CrawlSettings,
+    fetcher: Fetcher,
+    scope: Scope,
+}
+
+/// The mutable state of one crawl, owned by the loop alone.
+struct State {
+    hosts: HashMap<String, Host>,
+    order: Vec<String>,
+    rotate: usize,
+    seen: HashSet<String>,
+    query_variants: HashMap<String, u32>,
+    in_flight: usize,
+    pages_started: u32,
+    pages_done: u32,
+    misses: u32,
+    limited: bool,
+    off_scope: u32,
+    excluded: u32,
+}
+
+impl Crawler {
+    /// A crawler for a scope with the given settings and HTTP client.
+    #[must_use]
+    pub fn new(settings: CrawlSettings, fetcher: Fetcher, scope: Scope) -> Crawler {
+        Crawler {
+            settings,
+            fetcher,
+            scope,
+        }
+    }
+
+    /// Crawls from the seeds until the frontier is empty, a limit is reached, or `stop`
+    /// turns true.
+    pub async fn run(
+        &self,
+        seeds: &[Url],
+        visitor: &Arc<dyn Visitor>,
+        mut stop: watch::Receiver<bool>,
+    ) -> CrawlOutcome {
+        let mut st = State {
+            hosts: HashMap::new(),
+            order: Vec::new(),
+            rotate: 0,
+            seen: HashSet::new(),
+            query_variants: HashMap::new(),
+            in_flight: 0,
+            pages_started: 0,
+            pages_done: 0,
+            misses: 0,
+            limited: false,
+            off_scope: 0,
+            excluded: 0,
+        };
+        for seed in seeds {
+            self.enqueue(&mut st, visitor, seed, 0, None, 0, JobKind::Page);
+        }
+        let mut tasks: JoinSet<Done> = JoinSet::new();
+        let mut interrupted = false;
+        loop {
+            self.schedule(&mut st, visitor, &mut tasks);
+            if tasks.is_empty() {
+                break;
+            }
+            let joined = tokio::select! {
+                j = tasks.join_next() => j,
+                _ = stop.wait_for(|s| *s) => {
+                    interrupted = true;
+                    break;
+                }
+            };
+            let Some(joined) = joined else { break };
+            st.in_flight = st.in_flight.saturating_sub(1);
+            match joined {
+                Ok(done) => self.handle(&mut st, visitor, done),
+                // A task only panics through a bug of ours; the job is lost, the crawl goes on.
+                Err(e) => tracing::error!("crawl task failed: {e}"),
+            }
+            visitor.progress(Progress {
+                pages_done: st.pages_done,
+                queued: st.hosts.values().map(|h| h.queue.len()).sum(),
+                in_flight: st.in_flight,
+                misses: st.misses,
+                hosts: st.hosts.len(),
+            });
+        }
+        tasks.abort_all();
+        CrawlOutcome {
+            complete: !interrupted && !st.limited,
+            interrupted,
+            pages: st.pages_done,
+            off_scope_links: st.off_scope,
+            excluded_links: st.excluded,
+        }
+    }
+
+    fn miss(
+        st: &mut State,
+        visitor: &Arc<dyn Visitor>,
+        job: &Job,
+        kind: ProblemKind,
+        code: &str,
+        detail: String,
+    ) {
+        st.misses += 1;
+        visitor.miss(Miss {
+            url: job.url.clone(),
+            found_on: job.found_on.clone(),
+            kind,
+            code: code.to_string(),
+            detail,
+        });
+    }
+
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "one private call site per job kind"
+    )]
+    fn enqueue(
+        &self,
+        st: &mut State,
+        visitor: &Arc<dyn Visitor>,
+        url: &Url,
+        depth: u16,
+        found_on: Option<Url>,
+        hops: u8,
+        kind: JobKind,
+    ) {
+        let url = normalise(url);
+        if !matches!(url.scheme(), "http" | "https") {
+            return;
+        }
+        let Some(host) = url.host_str() else { return };
+        if !self.scope.host_in_scope(host) {
+            st.off_scope += 1;
+            tracing::debug!(%url, "off scope, not followed");
+            return;
+        }
+        if self.scope.excluded(&url) {
+            st.excluded += 1;
+            return;
+        }
+        if !st.seen.insert(url.to_string()) {
+            return;
+        }
+        let job = Job {
+            url,
+            depth,
+            found_on,
+            hops,
+            kind,
+        };
+        if job.url.as_str().len() > self.settings.max_url_len {
+            let detail = format!(
+                "URL longer than crawl.max_url_len ({}); probably a trap",
+                self.settings.max_url_len
+            );
+            return Self::miss(
+                st,
+                visitor,
+                &job,
+                ProblemKind::Skipped,
+                "url-too-long",
+                detail,
+            );
+        }
+        if kind == JobKind::Page && depth > self.settings.max_depth {
+            let detail = format!(
+                "more than crawl.max_depth ({}) links from a seed",
+                self.settings.max_depth
+            );
+            return Self::miss(
+                st,
+                visitor,
+                &job,
+                ProblemKind::Skipped,
+                "depth-limit",
+                detail,
+            );
+        }
+        if job.url.query().is_some() {
+            let mut key = job.url.clone();
+            key.set_query(None);
+            let n = st.query_variants.entry(key.to_string()).or_insert(0);
+            *n += 1;
+            if *n > self.settings.max_query_variants {
+                let detail = format!(
+                    "more than crawl.max_query_variants ({}) query strings on {key}; looks like a calendar or session-id trap",
+                    self.settings.max_query_variants
+                );
+                return Self::miss(st, visitor, &job, ProblemKind::Skipped, "trap", detail);
+            }
+        }
+        let origin = job.url.origin().ascii_serialization();
+        let h = st.hosts.entry(origin.clone()).or_insert_with(|| {
+            st.order.push(origin.clone());
+            let mut base = job.url.clone();
+            base.set_path("/");
+            base.set_query(None);
+            Host {
+                origin: base,
+                robots: RobotsState::Unknown,
+                queue: VecDeque::new(),
+                in_flight: 0,
+                next_slot: Instant::now(),
+                delay: Duration::from_millis(self.settings.delay_ms),
+            }
+        });
+        if kind == JobKind::Page {
+            h.queue.push_back(job);
+        } else {
+            // Sitemaps first: they widen the frontier.
+            h.queue.push_front(job);
+        }
+    }
+
+    /// Starts as many requests as the limits allow, taking hosts in turn.
+    fn schedule(&self, st: &mut State, visitor: &Arc<dyn Visitor>, tasks: &mut JoinSet<Done>) {
+        let global = usize::try_from(self.settings.concurrency).unwrap_or(usize::MAX);
+        let n = st.order.len();
+        for i in 0..n {
+            let key = st.order[(st.rotate + i) % n].clone();
+            loop {
+                if st.in_flight >= global {
+                    st.rotate = (st.rotate + i) % n.max(1);
+                    return;
+                }
+                let Some(host) = st.hosts.get_mut(&key) else {
+                    break;
+                };
+                if host.queue.is_empty() || host.in_flight >= self.settings.per_host_concurrency {
+                    break;
+                }
+                match &host.robots {
+                    RobotsState::Pending => break,
+                    RobotsState::Unknown => {
+                        host.in_flight += 1;
+                        st.in_flight += 1;
+                        if self.settings.respect_robots {
+                            host.robots = RobotsState::Pending;
+                            let fetcher = self.fetcher.clone();
+                            let origin = host.origin.clone();
+                            tasks.spawn(async move {
+                                let robots = fetch_robots(&fetcher, &origin).await;
+                                Done::Robots {
+                                    host: key.clone(),
+                                    robots,
+                                }
+                            });
+                        } else {
+                            host.robots = RobotsState::Pending;
+                            let host_key = key.clone();
+                            tasks.spawn(async move {
+                                Done::Robots {
+                                    host: host_key,
+                                    robots: Robots::AllowAll,
+                                }
+                            });
+                        }
+                        break;
+                    }
+                    RobotsState::Ready(robots) => {
+                        let robots = Arc::clone(robots);
+                        let Some(job) = host.queue.pop_front() else {
+                            break;
+                        };
+                        if job.kind == JobKind::Page {
+                            if !robots.allowed(job.url.as_str()) {
+                                let (code, detail) = match robots.as_ref() {
+                                    Robots::Unavailable(why) => (
+                                        "robots-unavailable",
+                                        format!(
+                                            "robots.txt could not be read ({why}); RFC 9309 says to assume nothing may be crawled. Fix robots.txt or set crawl.respect_robots = false"
+                                        ),
+                                    ),
+                                    _ => (
+                                        "robots-disallowed",
+                                        "disallowed by the host's robots.txt".to_string(),
+                                    ),
+                                };
+                                Self::miss(st, visitor, &job, ProblemKind::Skipped, code, detail);
+                                continue;
+                            }
+                            if st.pages_started >= self.settings.max_pages {
+                                st.limited = true;
+                                let detail = format!(
+                                    "crawl.max_pages ({}) reached; raise it to cover more",
+                                    self.settings.max_pages
+                                );
+                                Self::miss(
+                                    st,
+                                    visitor,
+                                    &job,
+                                    ProblemKind::Skipped,
+                                    "page-limit",
+                                    detail,
+                                );
+                                continue;
+                            }
+                            st.pages_started += 1;
+                        }
+                        let Some(host) = st.hosts.get_mut(&key) else {
+                            break;
+                        };
+                        let now = Instant::now();
+                        let start = host.next_slot.max(now);
+                        host.next_slot = start + host.delay;
+                        host.in_flight += 1;
+                        st.in_flight += 1;
+                        let fetcher = self.fetcher.clone();
+                        let visitor = Arc::clone(visitor);
+                        let max_sitemap =
+                            usize::try_from(self.settings.max_sitemap_urls).unwrap_or(usize::MAX);
+                        tasks.spawn(async move {
+                            tokio::time::sleep_until(start).await;
+                            match job.kind {
+                                JobKind::Page => {
+                                    let result = fetch_page(&fetcher, &job, visitor).await;
+                                    Done::Page { job, result }
+                                }
+                                JobKind::Sitemap { .. } => {
+                                    let result =
+                                        fetch_sitemap(&fetcher, &job.url, max_sitemap).await;
+                                    Done::Sitemap { job, result }
+                                }
+                            }
+                        });
+                    }
+                }
+            }
+        }
+        st.rotate = (st.rotate + 1) % n.max(1);
+    }
+
+    fn handle(&self, st: &mut State, visitor: &Arc<dyn Visitor>, done: Done) {
+        match done {
+            Done::Robots { host, robots } => {
+                let mut sitemaps = Vec::new();
+                if let Some(h) = st.hosts.get_mut(&host) {
+                    h.in_flight = h.in_flight.saturating_sub(1);
+                    if let Some(d) = robots.delay() {
+                        h.delay = h.delay.max(d);
+                    }
+                    if self.settings.sitemaps {
+                        let listed: Vec<Url> = robots
+                            .sitemaps()
+                            .iter()
+                            .filter_map(|s| h.origin.join(s).ok())
+                            .collect();
+                        if listed.is_empty() {
+                            if let Ok(guess) = h.origin.join("/sitemap.xml") {
+                                sitemaps.push((guess, true));
+                            }
+                        } else {
+                            sitemaps.extend(listed.into_iter().map(|u| (u, false)));
+                        }
+                    }
+                    h.robots = RobotsState::Ready(Arc::new(robots));
+                }
+                for (url, guessed) in sitemaps {
+                    self.enqueue(st, visitor, &url, 0, None, 0, JobKind::Sitemap { guessed });
+                }
+            }
+            Done::Page { job, result } => {
+                Self::release(st, &job);
+                match result {
+                    PageResult::Read(links) => {
+                        st.pages_done += 1;
+                        for link in links {
+                            self.enqueue(
+                                st,
+                                visitor,
+                                &link,
+                                job.depth.saturating_add(1),
+                                Some(job.url.clone()),
+                                0,
+                                JobKind::Page,
+                            );
+                        }
+                    }
+                    PageResult::Redirect(to) => self.redirect(st, visitor, &job, &to),
+                    PageResult::Miss { kind, code, detail } => {
+                        Self::miss(st, visitor, &job, kind, &code, detail);
+                    }
+                }
+            }
+            Done::Sitemap { job, result } => {
+                Self::release(st, &job);
+                match result {
+                    Ok(map) => {
+                        for page in map.pages.iter().filter_map(|p| job.url.join(p).ok()) {
+                            self.enqueue(
+                                st,
+                                visitor,
+                                &page,
+                                1,
+                                Some(job.url.clone()),
+                                0,
+                                JobKind::Page,
+                            );
+                        }
+                        for s in map.sitemaps.iter().filter_map(|p| job.url.join(p).ok()) {
+                            self.enqueue(
+                                st,
+                                visitor,
+                                &s,
+                                0,
+                                Some(job.url.clone()),
+                                0,
+                                JobKind::Sitemap { guessed: false },
+                            );
+                        }
+                    }
+                    Err(Fetch::Redirect(to)) => self.redirect(st, visitor, &job, &to),
+                    Err(Fetch::Failed { code, detail })
+                        if job.kind != (JobKind::Sitemap { guessed: true }) =>
+                    {
+                        Self::miss(
+                            st,
+                            visitor,
+                            &job,
+                            ProblemKind::Failed,
+                            &code,
+                            format!("sitemap: {detail}"),
+                        );
+                    }
+                    Err(Fetch::Skipped { code, detail }) => {
+                        Self::miss(st, visitor, &job, ProblemKind::Skipped, &code, detail);
+                    }
+                    Err(_) => {}
+                }
+            }
+        }
+    }
+
+    fn release(st: &mut State, job: &Job) {
+        if let Some(h) = st.hosts.get_mut(&job.url.origin().ascii_serialization()) {
+            h.in_flight = h.in_flight.saturating_sub(1);
+        }
+    }
+
+    fn redirect(&self, st: &mut State, visitor: &Arc<dyn Visitor>, job: &Job, to: &Url) {
+        if job.hops >= self.settings.max_redirects {
+            let detail = format!(
+                "more than crawl.max_redirects ({}) redirects; last hop to {to}",
+                self.settings.max_redirects
+            );
+            return Self::miss(
+                st,
+                visitor,
+                job,
+                ProblemKind::Failed,
+                "too-many-redirects",
+                detail,
+            );
+        }
+        if !self.scope.allows(to) {
+            let detail =
+                format!("redirects to {to}, outside the institution's scope; not followed");
+            return Self::miss(
+                st,
+                visitor,
+                job,
+                ProblemKind::Skipped,
+                "redirect-out-of-scope",
+                detail,
+            );
+        }
+        // The target keeps the depth of the link that led to the redirect.
+        self.enqueue(
+            st,
+            visitor,
+            to,
+            job.depth,
+            Some(job.url.clone()),
+            job.hops + 1,
+            job.kind,
+        );
+    }
+}
+
+async fn fetch_robots(fetcher: &Fetcher, origin: &Url) -> Robots {
+    let Ok(mut url) = origin.join("/robots.txt") else {
+        return Robots::AllowAll;
+    };
+    // RFC 9309: follow at least five redirects.
+    for _ in 0..5 {
+        match fetcher.get(&url, Want::Any).await {
+            Fetch::Body { body, .. } => return Robots::parse(robots::AGENT_TOKEN, &body),
+            Fetch::Redirect(to) => url = to,
+            Fetch::Failed { code, detail } => {
+                let client_error = code
+                    .strip_prefix("http-")
+                    .and_then(|c| c.parse::<u16>().ok())
+                    .is_some_and(|c| (400..500).contains(&c) && c != 429);
+                return if client_error {
+                    Robots::AllowAll
+                } else {
+                    Robots::Unavailable(detail)
+                };
+            }
+            Fetch::Skipped { .. } => return Robots::AllowAll,
+        }
+    }
+    Robots::AllowAll
+}
+
+async fn fetch_page(fetcher: &Fetcher, job: &Job, visitor: Arc<dyn Visitor>) -> PageResult {
+    match fetcher.get(&job.url, Want::Page).await {
+        Fetch::Body { content_type, body } => {
+            let page = CrawledPage {
+                url: job.url.clone(),
+                depth: job.depth,
+                found_on: job.found_on.clone(),
+                content_type,
+                body,
+            };
+            match tokio::task::spawn_blocking(move || visitor.page(page)).await {
+                Ok(links) => PageResult::Read(links),
+                Err(e) => PageResult::Miss {
+                    kind: ProblemKind::Failed,
+                    code: "read-failed".to_string(),
+                    detail: format!("reading the page failed: {e}; please report this as a bug"),
+                },
+            }
+        }
+        Fetch::Redirect(to) => PageResult::Redirect(to),
+        Fetch::Skipped { code, detail } => PageResult::Miss {
+            kind: ProblemKind::Skipped,
+            code,
+            detail,
+        },
+        Fetch::Failed { code, detail } => PageResult::Miss {
+            kind: ProblemKind::Failed,
+            code,
+            detail,
+        },
+    }
+}
+
+async fn fetch_sitemap(
+    fetcher: &Fetcher,
+    url: &Url,
+    max: usize,
+) -> Result<sitemap::Sitemap, Fetch> {
+    match fetcher.get(url, Want::Any).await {
+        Fetch::Body { body, .. } => tokio::task::spawn_blocking(move || sitemap::parse(&body, max))
+            .await
+            .map_err(|e| Fetch::Failed {
+                code: "read-failed".to_string(),
+                detail: format!("reading the sitemap failed: {e}"),
+            }),
+        other => Err(other),
+    }
+}

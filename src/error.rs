@@ -1,0 +1,67 @@
+//! Library errors a caller must branch on. Per-URL failures during a crawl are not errors:
+//! they are recorded as [`crate::model::Problem`]s and the scan goes on.
+
+use std::path::PathBuf;
+
+/// A profile or rules file that cannot be used. The scan does not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file was read but is not valid. Every problem found is listed, not only the first.
+    #[error("invalid {}:\n{}", path.display(), errors.iter().map(|e| format!("  - {e}")).collect::<Vec<_>>().join("\n"))]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// One sentence per problem, each naming the line and what is expected.
+        errors: Vec<String>,
+    },
+}
+
+/// A scan that could not run at all (as opposed to URLs that failed, which are recorded).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ScanError {
+    /// The HTTP client could not be built (bad proxy variable, bad `--resolve`).
+    #[error("cannot set up the HTTP client: {0}")]
+    Client(String),
+    /// A `--resolve` entry is not `HOST:PORT:ADDR`.
+    #[error(
+        "bad --resolve entry {entry:?}: {reason} (expected HOST:PORT:ADDR, e.g. www.example.edu.cn:80:127.0.0.1)"
+    )]
+    Resolve {
+        /// The entry as given.
+        entry: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+/// Writing reports failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReportError {
+    /// A file or folder could not be written.
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        /// The path.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// Serialising a report failed.
+    #[error("cannot encode {}: {message}", path.display())]
+    Encode {
+        /// The path.
+        path: PathBuf,
+        /// What failed.
+        message: String,
+    },
+}

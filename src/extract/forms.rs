@@ -1,0 +1,402 @@
+//! The obfuscation table: each entry is a cheap marker check, a rewrite that turns one way of
+//! hiding an address back into `name@domain`, and the [`Form`] to report for what the rewrite
+//! uncovers. Rewrites keep an [`OffsetMap`] so the finder can point at the text as it was
+//! written. Adding a new obfuscation is one function and one table row; validating and
+//! deduplicating the hits is the finder's job, not the rewrite's.
+
+use std::sync::LazyLock;
+
+use regex::{Captures, Regex};
+
+use super::text::known_domain_prefix;
+use crate::model::Form;
+
+/// One way of hiding an address.
+pub(super) struct Obfuscation {
+    /// Reported for addresses this rewrite uncovers.
+    pub form: Form,
+    /// False when the rewrite certainly changes nothing; lets plain pages skip the regexes.
+    pub marker: fn(&str) -> bool,
+    /// The de-obfuscated text, or `None` when nothing was rewritten.
+    pub rewrite: fn(&str) -> Option<Rewritten>,
+}
+
+/// Applied, in this order, to the text after [`fold`]. Earlier rows win a contested span.
+pub(super) const OBFUSCATIONS: &[Obfuscation] = &[
+    Obfuscation {
+        form: Form::HashForAt,
+        marker: |t| t.contains('#'),
+        rewrite: hash_for_at,
+    },
+    Obfuscation {
+        form: Form::AtWord,
+        marker: |t| t.contains(['[', '(', '{', '<', '【']),
+        rewrite: bracketed_words,
+    },
+    Obfuscation {
+        form: Form::AtWord,
+        marker: |t| {
+            t.as_bytes()
+                .windows(3)
+                .any(|w| w.eq_ignore_ascii_case(b"dot"))
+        },
+        rewrite: spelled_words,
+    },
+    Obfuscation {
+        form: Form::Spaced,
+        marker: |t| SPACED.is_match(t),
+        rewrite: spaced,
+    },
+];
+
+/// Whether any row of the table could change `text`.
+pub(super) fn any_marker(text: &str) -> bool {
+    OBFUSCATIONS.iter().any(|o| (o.marker)(text))
+}
+
+/// A rewritten text and the way back to the original.
+pub(super) struct Rewritten {
+    pub text: String,
+    pub map: OffsetMap,
+}
+
+/// Where each replaced piece of a rewritten text came from. Only the edits are stored, so the
+/// map costs nothing for the long unchanged stretches between them.
+#[derive(Debug, Default)]
+pub(super) struct OffsetMap {
+    edits: Vec<Edit>,
+}
+
+#[derive(Debug)]
+struct Edit {
+    new_start: usize,
+    new_end: usize,
+    orig_start: usize,
+    orig_end: usize,
+}
+
+enum Place<'a> {
+    Inside(&'a Edit),
+    Outside(usize),
+}
+
+impl OffsetMap {
+    fn locate(&self, p: usize) -> Place<'_> {
+        let i = self.edits.partition_point(|e| e.new_start <= p);
+        match i.checked_sub(1).map(|i| &self.edits[i]) {
+            None => Place::Outside(p),
+            Some(e) if p < e.new_end => Place::Inside(e),
+            Some(e) => Place::Outside(e.orig_end + (p - e.new_end)),
+        }
+    }
+
+    /// The original offset of a span starting at `p`.
+    pub fn start(&self, p: usize) -> usize {
+        match self.locate(p) {
+            Place::Inside(e) => e.orig_start,
+            Place::Outside(o) => o,
+        }
+    }
+
+    /// The original offset of a span ending (exclusive) at `p`.
+    pub fn end(&self, p: usize) -> usize {
+        let Some(last) = p.checked_sub(1) else {
+            return 0;
+        };
+        match self.locate(last) {
+            Place::Inside(e) => e.orig_end,
+            Place::Outside(o) => o + 1,
+        }
+    }
+
+    /// Whether any edit lies within `start..end` of the rewritten text.
+    pub fn touches(&self, start: usize, end: usize) -> bool {
+        // Edits are sorted and disjoint: the last one starting before `end` ends last.
+        let i = self.edits.partition_point(|e| e.new_start < end);
+        i.checked_sub(1)
+            .is_some_and(|i| self.edits[i].new_end > start)
+    }
+}
+
+/// Builds a rewritten text from left-to-right replacements.
+struct Builder<'a> {
+    src: &'a str,
+    out: String,
+    map: OffsetMap,
+    copied: usize,
+}
+
+impl<'a> Builder<'a> {
+    fn new(src: &'a str) -> Self {
+        Builder {
+            src,
+            out: String::with_capacity(src.len()),
+            map: OffsetMap::default(),
+            copied: 0,
+        }
+    }
+
+    /// Replaces `src[start..end]` with a non-empty `with`. Calls must go left to right;
+    /// anything else is ignored rather than allowed to corrupt the map.
+    fn replace(&mut self, start: usize, end: usize, with: &str) {
+        let Some(between) = self.src.get(self.copied..start) else {
+            return;
+        };
+        if end <= start || with.is_empty() || !self.src.is_char_boundary(end) {
+            return;
+        }
+        self.out.push_str(between);
+        let new_start = self.out.len();
+        self.out.push_str(with);
+        self.map.edits.push(Edit {
+            new_start,
+            new_end: self.out.len(),
+            orig_start: start,
+            orig_end: end,
+        });
+        self.copied = end;
+    }
+
+    fn finish(mut self) -> Option<Rewritten> {
+        if self.map.edits.is_empty() {
+            return None;
+        }
+        self.out
+            .push_str(self.src.get(self.copied..).unwrap_or_default());
+        Some(Rewritten {
+            text: self.out,
+            map: self.map,
+        })
+    }
+}
+
+/// The full-width form: full-width ASCII (`＠`, `．`, `ｚ`, `１`) and the small `﹫` become
+/// ASCII, and the Chinese full stop `。` becomes `.` between ASCII letters or digits only, so a
+/// sentence ending right after an address does not glue onto it. Every other rewrite runs on
+/// this folded text, so `zhang［at］ustl．edu．cn` needs no rule of its own.
+pub(super) fn fold(text: &str) -> Option<Rewritten> {
+    if text.is_ascii() {
+        return None;
+    }
+    let mut b = Builder::new(text);
+    let mut prev = ' ';
+    let mut chars = text.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        let folded = match c {
+            '\u{3002}' | '\u{FE52}' => {
+                let next = chars.peek().map_or(' ', |&(_, n)| fold_char(n));
+                (prev.is_ascii_alphanumeric() && next.is_ascii_alphanumeric()).then_some('.')
+            }
+            _ => Some(fold_char(c)).filter(|&f| f != c),
+        };
+        if let Some(f) = folded {
+            b.replace(i, i + c.len_utf8(), f.encode_utf8(&mut [0; 4]));
+        }
+        prev = folded.unwrap_or(c);
+    }
+    b.finish()
+}
+
+fn fold_char(c: char) -> char {
+    match c {
+        '\u{FF01}'..='\u{FF5E}' => char::from_u32(u32::from(c) - 0xFEE0).unwrap_or(c),
+        '\u{FE6B}' => '@',
+        _ => c,
+    }
+}
+
+static HASH: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"[A-Za-z0-9._%+\-]+#([A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,})")
+        .expect("literal regex")
+});
+
+/// "(请将#替换为@)", "(#改为@)", "replace # with @" and the like.
+static HASH_NOTE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)#[^\n@]{0,15}?(?:替换|换成|换为|改为|改成|更换|with|by|to)[^\n#]{0,15}?@|@[^\n#]{0,8}?(?:代替|替代|instead)[^\n@]{0,8}?#",
+    )
+    .expect("literal regex")
+});
+
+/// How far (bytes) a note may be from the `#` it explains.
+const NOTE_WINDOW: usize = 400;
+
+/// Without a note, only the suffixes mail is actually published under on our sites count;
+/// CSS selectors such as `div#nav.menu` would otherwise pass for addresses.
+const COMMON_TLDS: &[&str] = &[
+    "com", "net", "org", "edu", "gov", "mil", "int", "info", "biz",
+];
+
+/// `#` can only stand for `@` in a local part, never after a path or in a query.
+const URL_PUNCTUATION: &[char] = &['/', '?', '=', '&', '#', '~', '\\'];
+
+/// Web page names before a `#` are fragment links (`page.html#news.cn`), not mailboxes.
+const PAGE_EXTENSIONS: &[&str] = &["html", "htm", "shtml", "php", "asp", "aspx", "jsp", "do"];
+
+/// The hash form: `office#ustl.edu.cn`, with or without a note asking to replace the `#`.
+fn hash_for_at(text: &str) -> Option<Rewritten> {
+    let notes: Vec<usize> = HASH_NOTE.find_iter(text).map(|m| m.start()).collect();
+    let mut b = Builder::new(text);
+    for caps in HASH.captures_iter(text) {
+        let (Some(whole), Some(domain)) = (caps.get(0), caps.get(1)) else {
+            continue;
+        };
+        let hash = domain.start() - 1;
+        let local = &text[whole.start()..hash];
+        let after_url = text[..whole.start()].ends_with(URL_PUNCTUATION);
+        let page_name = local
+            .rsplit_once('.')
+            .is_some_and(|(_, ext)| PAGE_EXTENSIONS.contains(&ext.to_ascii_lowercase().as_str()));
+        if after_url || page_name {
+            continue;
+        }
+        let Some(kept) = known_domain_prefix(domain.as_str()) else {
+            continue;
+        };
+        let tld = domain.as_str()[..kept]
+            .rsplit('.')
+            .next()
+            .unwrap_or_default();
+        let common = tld.len() == 2 || COMMON_TLDS.contains(&tld.to_ascii_lowercase().as_str());
+        if common || note_near(&notes, hash) {
+            b.replace(hash, hash + 1, "@");
+        }
+    }
+    b.finish()
+}
+
+/// Whether a note starts within [`NOTE_WINDOW`] of `at`; `notes` is sorted.
+fn note_near(notes: &[usize], at: usize) -> bool {
+    let i = notes.partition_point(|&n| n < at.saturating_sub(NOTE_WINDOW));
+    notes.get(i).is_some_and(|&n| n <= at + NOTE_WINDOW)
+}
+
+static BRACKETED: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)[ \t\u{A0}]*[\[({<【][ \t]*(at|dot)[ \t]*[\])}>】][ \t\u{A0}]*")
+        .expect("literal regex")
+});
+
+/// The at-word form in brackets: `[at]`, `(at)`, `{at}`, `<at>`, `【at】`, and the same with
+/// `dot`, spaces allowed around them.
+fn bracketed_words(text: &str) -> Option<Rewritten> {
+    let mut b = Builder::new(text);
+    for caps in BRACKETED.captures_iter(text) {
+        if let Some(m) = caps.get(0) {
+            b.replace(m.start(), m.end(), at_or_dot(&caps));
+        }
+    }
+    b.finish()
+}
+
+fn at_or_dot(caps: &Captures<'_>) -> &'static str {
+    let at = caps
+        .get(1)
+        .is_some_and(|w| w.as_str().eq_ignore_ascii_case("at"));
+    if at { "@" } else { "." }
+}
+
+/// `name at ustl dot edu dot cn`. At least one spelled `dot` is required: "more information
+/// at www.ustl.edu.cn" is prose, not an address.
+static SPELLED: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)[A-Za-z0-9._%+\-]+[ \t]+at[ \t]+[A-Za-z0-9\-]+(?:(?:[ \t]+dot[ \t]+|\.)[A-Za-z0-9\-]+)+",
+    )
+    .expect("literal regex")
+});
+
+static SPELLED_WORD: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)[ \t]+(at|dot)[ \t]+").expect("literal regex"));
+
+/// The at-word form spelled out without brackets.
+fn spelled_words(text: &str) -> Option<Rewritten> {
+    let mut b = Builder::new(text);
+    for region in SPELLED.find_iter(text) {
+        let words: Vec<_> = SPELLED_WORD.captures_iter(region.as_str()).collect();
+        let has_dot = words.iter().any(|c| {
+            c.get(1)
+                .is_some_and(|w| w.as_str().eq_ignore_ascii_case("dot"))
+        });
+        if !has_dot {
+            continue;
+        }
+        for caps in &words {
+            if let Some(m) = caps.get(0) {
+                let start = region.start() + m.start();
+                b.replace(start, region.start() + m.end(), at_or_dot(caps));
+            }
+        }
+    }
+    b.finish()
+}
+
+/// Blanks around `@` (ASCII, no-break and ideographic spaces, not line breaks), a doubled
+/// `@@`, or blanks on both sides of a dot.
+static SPACED: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"[ \t\u{A0}\u{3000}]+@@?[ \t\u{A0}\u{3000}]*|@@?[ \t\u{A0}\u{3000}]+|@@|[ \t\u{A0}]+\.[ \t\u{A0}]+",
+    )
+    .expect("literal regex")
+});
+
+/// The spaced form: `name @ ustl.edu.cn`, `name @ ustl . edu . cn`, `name@@ustl.edu.cn`.
+fn spaced(text: &str) -> Option<Rewritten> {
+    let mut b = Builder::new(text);
+    for m in SPACED.find_iter(text) {
+        let with = if m.as_str().contains('@') { "@" } else { "." };
+        b.replace(m.start(), m.end(), with);
+    }
+    b.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offset_map_leads_back_to_the_original() {
+        let text = "a［at］b．cn!";
+        let folded = fold(text).expect("full-width text");
+        assert_eq!(folded.text, "a[at]b.cn!");
+        let at = folded.text.find('[').expect("bracket");
+        assert_eq!(folded.map.start(at), text.find('［').expect("bracket"));
+        assert_eq!(
+            folded.map.end(at + 1),
+            text.find('a').expect("a") + 1 + '［'.len_utf8()
+        );
+        assert_eq!(folded.map.end(folded.text.len()), text.len());
+        assert!(folded.map.touches(0, 2));
+        assert!(!folded.map.touches(0, 1));
+        assert!(!folded.map.touches(9, 10));
+    }
+
+    #[test]
+    fn fold_keeps_sentence_ends() {
+        assert_eq!(fold("ab。cd").map(|r| r.text).as_deref(), Some("ab.cd"));
+        assert!(fold("ab。").is_none());
+        assert!(fold("中。ab").is_none());
+        assert!(fold("plain ascii").is_none());
+        assert_eq!(
+            fold("ｌｉ。ｍｉｎｇ").map(|r| r.text).as_deref(),
+            Some("li.ming")
+        );
+    }
+
+    #[test]
+    fn rewrites_only_their_own_markers() {
+        let r = |f: fn(&str) -> Option<Rewritten>, t: &str| f(t).map(|r| r.text);
+        assert_eq!(r(bracketed_words, "a [AT] b(dot)c"), Some("a@b.c".into()));
+        assert_eq!(r(spelled_words, "a at b dot c"), Some("a@b.c".into()));
+        assert_eq!(r(spelled_words, "look at www.x.cn"), None);
+        assert_eq!(r(spaced, "a @ b . c"), Some("a@b.c".into()));
+        assert_eq!(r(spaced, "a@b.c"), None);
+        assert_eq!(r(hash_for_at, "a#b.edu.cn"), Some("a@b.edu.cn".into()));
+        assert_eq!(r(hash_for_at, "/a#b.edu.cn"), None);
+    }
+
+    #[test]
+    fn markers_are_cheap_and_complete() {
+        assert!(!any_marker("zhang@ustl.edu.cn, tel 0411"));
+        assert!(any_marker("zhang @ ustl.edu.cn"));
+        assert!(any_marker("zhang DOT edu"));
+    }
+}

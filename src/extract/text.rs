@@ -1,0 +1,451 @@
+//! The address finder: one ASCII regex over the text as written, then the same regex over each
+//! de-obfuscated rewrite from [`super::forms`], with every hit mapped back to the span of the
+//! original text it came from. It also owns the validation every address must pass, which is
+//! what keeps `logo@2x.png` and `jquery@3.6.0` out of the reports.
+
+use std::collections::BTreeMap;
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use super::forms::{self, OffsetMap};
+use crate::model::{Email, EmailCandidate, Form};
+
+/// ASCII-only on purpose: Unicode classes made the scan an order of magnitude slower, and the
+/// non-ASCII spellings are folded to ASCII by the rewrites first. The final label is letters
+/// only, so a phone number glued to the address (`x.edu.cn0411-8765432`) is left out.
+static ADDRESS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}")
+        .expect("literal regex")
+});
+
+/// Retina image names (`logo@2x.png`): a first domain label like `2x` is never a mail host.
+static RETINA: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[0-9]+(?:\.[0-9]+)?x$").expect("literal regex"));
+
+/// File extensions that are also top-level domains (`.zip`, `.mov`) or look like one: after an
+/// `@` they are file names, not mail hosts.
+const FILE_EXTENSIONS: &[&str] = &[
+    "png", "jpg", "jpeg", "gif", "webp", "svg", "bmp", "ico", "css", "js", "json", "zip", "mov",
+    "mp4", "mp3", "pdf",
+];
+
+/// Characters of context kept on each side of an occurrence.
+const CONTEXT_CHARS: usize = 40;
+
+/// An occurrence located by its byte span in the text that was searched.
+#[derive(Debug)]
+pub(super) struct Found {
+    pub start: usize,
+    pub end: usize,
+    pub address: Email,
+    pub form: Form,
+}
+
+impl Found {
+    /// Attaches the evidence: the text as written and its surroundings.
+    pub fn into_candidate(self, text: &str) -> EmailCandidate {
+        EmailCandidate {
+            raw: text
+                .get(self.start..self.end)
+                .unwrap_or_default()
+                .to_string(),
+            context: context(text, self.start, self.end),
+            address: self.address,
+            form: self.form,
+        }
+    }
+}
+
+/// Every occurrence in `text`, ordered by position, no two overlapping.
+pub(super) fn find(text: &str) -> Vec<Found> {
+    let mut found = Spans::default();
+    scan(text, &[], Form::Plain, &mut found);
+    if text.is_ascii() && !forms::any_marker(text) {
+        return found.into_vec();
+    }
+    let folded = forms::fold(text);
+    let (base, base_maps): (&str, Vec<&OffsetMap>) = match &folded {
+        Some(f) => {
+            scan(&f.text, &[&f.map], Form::FullWidth, &mut found);
+            (&f.text, vec![&f.map])
+        }
+        None => (text, Vec::new()),
+    };
+    for ob in forms::OBFUSCATIONS {
+        if !(ob.marker)(base) {
+            continue;
+        }
+        if let Some(rw) = (ob.rewrite)(base) {
+            let mut maps = vec![&rw.map];
+            maps.extend(base_maps.iter().copied());
+            scan(&rw.text, &maps, ob.form, &mut found);
+        }
+    }
+    found.into_vec()
+}
+
+/// Runs the regex over one version of the text. `maps` lead back to the original, innermost
+/// first; a hit must contain an edit of the innermost map, otherwise the rewrite did not cause
+/// it and an earlier pass already had its chance.
+fn scan(text: &str, maps: &[&OffsetMap], form: Form, found: &mut Spans) {
+    for m in ADDRESS.find_iter(text) {
+        let Some((mut start, mut end, address)) = validate(text, m.start(), m.end()) else {
+            continue;
+        };
+        if maps.first().is_some_and(|first| !first.touches(start, end)) {
+            continue;
+        }
+        for map in maps {
+            (start, end) = (map.start(start), map.end(end));
+        }
+        found.insert(Found {
+            start,
+            end,
+            address,
+            form,
+        });
+    }
+}
+
+/// Trims what the regex over-matched and checks the address; returns the kept span.
+fn validate(text: &str, start: usize, end: usize) -> Option<(usize, usize, Email)> {
+    let m = text.get(start..end)?;
+    let trimmed_front = m.trim_start_matches('.');
+    let start = start + (m.len() - trimmed_front.len());
+    let m = trimmed_front.trim_end_matches(['.', '-']);
+    let (local, domain) = m.rsplit_once('@')?;
+    let kept = known_domain_prefix(domain)?;
+    let address = Email::parse(&format!("{local}@{}", &domain[..kept]))?;
+    Some((start, start + local.len() + 1 + kept, address))
+}
+
+/// Length of the longest prefix of `domain`, cut at a dot, that can be a mail host. The
+/// shorter prefixes rescue `a@x.edu.cn.Qwerty` when the next word runs into the address (a
+/// next word that is itself a top-level domain, like `Next`, cannot be told apart).
+pub(super) fn known_domain_prefix(domain: &str) -> Option<usize> {
+    let ends = std::iter::once(domain.len()).chain(domain.rmatch_indices('.').map(|(i, _)| i));
+    ends.take_while(|&end| domain[..end].contains('.'))
+        .find(|&end| is_mail_domain(&domain[..end]))
+}
+
+/// Whether `domain` has a registrable part under a known public suffix and is not a file name.
+fn is_mail_domain(domain: &str) -> bool {
+    let lower = domain.to_ascii_lowercase();
+    let first = lower.split('.').next().unwrap_or_default();
+    let last = lower.rsplit('.').next().unwrap_or_default();
+    !RETINA.is_match(first)
+        && !FILE_EXTENSIONS.contains(&last)
+        && psl::domain(lower.as_bytes()).is_some_and(|d| d.suffix().is_known())
+}
+
+/// Parses one address written out in full (as in a `mailto:` link) with the same rules the
+/// finder applies.
+pub(super) fn parse_address(s: &str) -> Option<Email> {
+    let email = Email::parse(s)?;
+    is_mail_domain(email.domain()).then_some(email)
+}
+
+/// Up to [`CONTEXT_CHARS`] characters on each side of `start..end`, on one line.
+fn context(text: &str, start: usize, end: usize) -> String {
+    let (Some(before), Some(after)) = (text.get(..start), text.get(end..)) else {
+        return String::new();
+    };
+    let from = before
+        .char_indices()
+        .rev()
+        .take(CONTEXT_CHARS)
+        .last()
+        .map_or(start, |(i, _)| i);
+    let to = after
+        .char_indices()
+        .nth(CONTEXT_CHARS)
+        .map_or(text.len(), |(i, _)| end + i);
+    one_line(text.get(from..to).unwrap_or_default())
+}
+
+/// Collapses every run of whitespace to one space and trims the ends.
+pub(super) fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Occurrences keyed by start. The first pass to claim a span keeps it, so a plain hit is
+/// never reported again through a rewrite.
+#[derive(Default)]
+struct Spans(BTreeMap<usize, Found>);
+
+impl Spans {
+    fn insert(&mut self, f: Found) {
+        // Spans never overlap, so the one starting last before `f.end` also ends last.
+        let overlaps = self
+            .0
+            .range(..f.end)
+            .next_back()
+            .is_some_and(|(_, prev)| prev.end > f.start);
+        if !overlaps && f.start < f.end {
+            self.0.insert(f.start, f);
+        }
+    }
+
+    fn into_vec(self) -> Vec<Found> {
+        self.0.into_values().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn found(text: &str) -> Vec<(String, Form)> {
+        find(text)
+            .into_iter()
+            .map(|f| (f.address.to_string(), f.form))
+            .collect()
+    }
+
+    fn one(addr: &str, form: Form) -> Vec<(String, Form)> {
+        vec![(addr.to_string(), form)]
+    }
+
+    #[test]
+    fn one_case_per_form() {
+        let cases: &[(&str, &str, Form)] = &[
+            (
+                "mail zhang@ustl.edu.cn now",
+                "zhang@ustl.edu.cn",
+                Form::Plain,
+            ),
+            (
+                "Zhang.San@USTL.edu.CN",
+                "zhang.san@ustl.edu.cn",
+                Form::Plain,
+            ),
+            ("zhang＠ustl．edu．cn", "zhang@ustl.edu.cn", Form::FullWidth),
+            (
+                "ｚｈａｎｇ@ustl.edu.cn",
+                "zhang@ustl.edu.cn",
+                Form::FullWidth,
+            ),
+            ("zhang﹫ustl.edu.cn", "zhang@ustl.edu.cn", Form::FullWidth),
+            (
+                "邮箱li。ming@163。com。",
+                "li.ming@163.com",
+                Form::FullWidth,
+            ),
+            (
+                "请将#替换为@：office#ustl.edu.cn",
+                "office@ustl.edu.cn",
+                Form::HashForAt,
+            ),
+            (
+                "office#ustl.edu.cn（#改为@）",
+                "office@ustl.edu.cn",
+                Form::HashForAt,
+            ),
+            (
+                "邮箱：office#ustl.edu.cn",
+                "office@ustl.edu.cn",
+                Form::HashForAt,
+            ),
+            ("zhang[at]ustl.edu.cn", "zhang@ustl.edu.cn", Form::AtWord),
+            ("zhang (AT) ustl.edu.cn", "zhang@ustl.edu.cn", Form::AtWord),
+            (
+                "zhang{at}ustl{dot}edu{dot}cn",
+                "zhang@ustl.edu.cn",
+                Form::AtWord,
+            ),
+            (
+                "zhang <at> ustl [dot] edu (dot) cn",
+                "zhang@ustl.edu.cn",
+                Form::AtWord,
+            ),
+            ("zhang［at］ustl.edu.cn", "zhang@ustl.edu.cn", Form::AtWord),
+            (
+                "write to zhang at ustl dot edu dot cn",
+                "zhang@ustl.edu.cn",
+                Form::AtWord,
+            ),
+            (
+                "zhang AT ustl DOT edu DOT cn",
+                "zhang@ustl.edu.cn",
+                Form::AtWord,
+            ),
+            ("name @ x.edu.cn", "name@x.edu.cn", Form::Spaced),
+            ("name @x.edu.cn", "name@x.edu.cn", Form::Spaced),
+            ("name@ x.edu.cn", "name@x.edu.cn", Form::Spaced),
+            ("name @ ustl . edu . cn", "name@ustl.edu.cn", Form::Spaced),
+            ("name@@ustl.edu.cn", "name@ustl.edu.cn", Form::Spaced),
+            (
+                "name\u{3000}@\u{3000}ustl.edu.cn",
+                "name@ustl.edu.cn",
+                Form::Spaced,
+            ),
+        ];
+        for (input, addr, form) in cases {
+            assert_eq!(found(input), one(addr, *form), "{input}");
+        }
+    }
+
+    #[test]
+    fn chinese_surroundings() {
+        assert_eq!(
+            found("联系邮箱：zhang@ustl.edu.cn，电话0411-12345678"),
+            one("zhang@ustl.edu.cn", Form::Plain)
+        );
+        assert_eq!(
+            found("邮箱wang@x.edu.cn0411-8765432"),
+            one("wang@x.edu.cn", Form::Plain)
+        );
+        // A sentence-ending 。 is not a dot, and the plain hit is not reported twice.
+        assert_eq!(
+            found("请联系zhang@ustl.edu.cn。谢谢"),
+            one("zhang@ustl.edu.cn", Form::Plain)
+        );
+        assert_eq!(
+            found("Email: zhang@ustl.edu.cn。Tel"),
+            one("zhang@ustl.edu.cn", Form::Plain)
+        );
+    }
+
+    #[test]
+    fn negatives_find_nothing() {
+        for input in [
+            "x@y.zz",
+            "logo@2x.png",
+            "icon@3x.webp",
+            "<img src=\"banner@2x.jpg\">",
+            "jquery@3.6.0",
+            "vue@2.6.14.min.js",
+            "@media screen",
+            "npm i @scope/pkg",
+            "@所有人 请注意",
+            "a@b",
+            "user@localhost",
+            "@",
+            "@@@@",
+            "a @ b",
+            "see page.html#news.cn",
+            "http://x.edu.cn/index.html#top.com",
+            "C#.NET",
+            "color: #fff.",
+            "more information at www dot ustl",
+            "more information at www.ustl.edu.cn",
+            "meet (at) noon",
+            "li。ming",
+            "a@edu.cn",
+            "file@backup.zip",
+        ] {
+            assert_eq!(found(input), Vec::new(), "{input}");
+        }
+    }
+
+    #[test]
+    fn rare_tlds_after_hash_need_a_note() {
+        assert_eq!(found("div#nav.menu"), Vec::new());
+        assert_eq!(
+            found("office#ustl.menu (请将#替换为@)"),
+            one("office@ustl.menu", Form::HashForAt)
+        );
+    }
+
+    #[test]
+    fn trims_dots_and_sentence_runs() {
+        assert_eq!(
+            found("..zhang@ustl.edu.cn."),
+            one("zhang@ustl.edu.cn", Form::Plain)
+        );
+        let f = find("see zhang@ustl.edu.cn.Qwerty time");
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].address.to_string(), "zhang@ustl.edu.cn");
+    }
+
+    #[test]
+    fn several_addresses_keep_their_order_and_forms() {
+        let got = found("a@x.edu.cn, b[at]x.edu.cn, c＠x．edu．cn; d#x.edu.cn, a@x.edu.cn");
+        let want = [
+            ("a@x.edu.cn", Form::Plain),
+            ("b@x.edu.cn", Form::AtWord),
+            ("c@x.edu.cn", Form::FullWidth),
+            ("d@x.edu.cn", Form::HashForAt),
+            ("a@x.edu.cn", Form::Plain),
+        ];
+        let want: Vec<_> = want.iter().map(|(a, f)| (a.to_string(), *f)).collect();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn raw_and_context_point_at_the_original() {
+        let text = "办公室　　联系方式：zhang［at］ustl．edu．cn\n\n 电话：0411";
+        let c = super::super::find_addresses(text);
+        assert_eq!(c.len(), 1);
+        assert_eq!(c[0].raw, "zhang［at］ustl．edu．cn");
+        assert_eq!(c[0].form, Form::AtWord);
+        assert_eq!(
+            c[0].context,
+            "办公室 联系方式：zhang［at］ustl．edu．cn 电话：0411"
+        );
+
+        let long = format!("{}zhang@ustl.edu.cn{}", "前".repeat(100), "后".repeat(100));
+        let c = super::super::find_addresses(&long);
+        assert_eq!(c[0].raw, "zhang@ustl.edu.cn");
+        assert_eq!(
+            c[0].context,
+            format!("{}zhang@ustl.edu.cn{}", "前".repeat(40), "后".repeat(40))
+        );
+    }
+
+    #[test]
+    fn parse_address_applies_the_same_rules() {
+        assert!(parse_address("zhang@ustl.edu.cn").is_some());
+        assert!(parse_address("logo@2x.png").is_none());
+        assert!(parse_address("x@y.zz").is_none());
+    }
+
+    #[test]
+    fn never_panics_on_odd_input() {
+        // A cheap deterministic fuzz: mixes markers, multi-byte characters and address parts.
+        let pieces = [
+            "@",
+            "#",
+            "。",
+            "．",
+            "＠",
+            "[at]",
+            "(dot)",
+            " ",
+            "a",
+            "x.edu.cn",
+            ".",
+            "-",
+            "中",
+            "\u{10348}",
+            "ｚ",
+            "\n",
+            "AT",
+            " dot ",
+            "@@",
+            "【at】",
+            "﹫",
+            "请将#替换为@",
+            "2x",
+            ".png",
+            "\u{3000}",
+        ];
+        let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+        for _ in 0..3000 {
+            let mut s = String::new();
+            for _ in 0..(seed % 24) {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                let i = usize::try_from(seed % pieces.len() as u64).unwrap_or(0);
+                s.push_str(pieces[i]);
+            }
+            for c in super::super::find_addresses(&s) {
+                assert!(s.contains(&c.raw), "{s:?} {c:?}");
+            }
+        }
+        let huge = "@".repeat(100_000) + &"a.".repeat(50_000);
+        assert!(find(&huge).is_empty());
+    }
+}

@@ -1,0 +1,467 @@
+//! The data that crosses stage boundaries: addresses, candidates, documents, findings and
+//! the record of one scan. Stages depend on this module, never on each other's internals.
+
+use std::fmt;
+
+use chrono::{DateTime, Local};
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+/// An email address in normal form: the domain is lowercased and in ASCII (IDNA), the local
+/// part is lowercased too, because institutions treat mailbox names case-insensitively and a
+/// report that lists `Zhang@` and `zhang@` separately is noise.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Email {
+    local: String,
+    domain: String,
+}
+
+/// RFC 5321 limits: 64 octets of local part, 255 of domain, 63 per label.
+const MAX_LOCAL: usize = 64;
+const MAX_DOMAIN: usize = 253;
+const MAX_LABEL: usize = 63;
+
+impl Email {
+    /// Parses `local@domain`, normalising case and IDNA. Returns `None` for anything that is
+    /// not a syntactically valid address (lengths, label rules, characters).
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Email> {
+        let (local, domain) = s.trim().rsplit_once('@')?;
+        if local.is_empty() || local.len() > MAX_LOCAL {
+            return None;
+        }
+        let local_ok = local
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._%+-!#$&'*/=?^`{|}~".contains(&b));
+        if !local_ok || local.starts_with('.') || local.ends_with('.') || local.contains("..") {
+            return None;
+        }
+        let domain = idna::domain_to_ascii(domain.trim_end_matches('.')).ok()?;
+        if domain.is_empty() || domain.len() > MAX_DOMAIN || !domain.contains('.') {
+            return None;
+        }
+        let labels_ok = domain.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= MAX_LABEL
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        });
+        if !labels_ok {
+            return None;
+        }
+        Some(Email {
+            local: local.to_ascii_lowercase(),
+            domain,
+        })
+    }
+
+    /// The part before the `@`.
+    #[must_use]
+    pub fn local(&self) -> &str {
+        &self.local
+    }
+
+    /// The domain, lowercase ASCII.
+    #[must_use]
+    pub fn domain(&self) -> &str {
+        &self.domain
+    }
+}
+
+impl fmt::Display for Email {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}@{}", self.local, self.domain)
+    }
+}
+
+impl TryFrom<String> for Email {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        Email::parse(&s).ok_or_else(|| format!("not an email address: {s}"))
+    }
+}
+
+impl From<Email> for String {
+    fn from(e: Email) -> String {
+        e.to_string()
+    }
+}
+
+/// How an address was written where it was found. Every finding records it, so a department
+/// can find the address on its page even when it is hidden from plain search.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Form {
+    /// Written out as `name@domain` in the visible text.
+    Plain,
+    /// In a `mailto:` link (possibly URL-encoded or with `?subject=`).
+    Mailto,
+    /// In an attribute such as `title`, `alt`, `value`, `content` or `data-*`.
+    Attribute,
+    /// Written with HTML character references (`&#64;`, `&#x40;`, `&commat;`).
+    HtmlEntity,
+    /// Split across tags, e.g. `name<span>@</span>domain`.
+    SplitByTags,
+    /// Full-width characters (`＠`, `．`) or the Chinese full stop `。` as a dot.
+    FullWidth,
+    /// `#` in place of `@`, often with a note asking the reader to replace it.
+    HashForAt,
+    /// A word in brackets in place of `@` or `.`: `[at]`, `(at)`, `{at}`, `[dot]`, `(dot)`.
+    AtWord,
+    /// Spaces around the `@` or the dots.
+    Spaced,
+}
+
+impl Form {
+    /// The stable name used in reports.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Form::Plain => "plain",
+            Form::Mailto => "mailto",
+            Form::Attribute => "attribute",
+            Form::HtmlEntity => "html_entity",
+            Form::SplitByTags => "split_by_tags",
+            Form::FullWidth => "full_width",
+            Form::HashForAt => "hash_for_at",
+            Form::AtWord => "at_word",
+            Form::Spaced => "spaced",
+        }
+    }
+}
+
+/// One occurrence of an address in a document, with its evidence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailCandidate {
+    /// The normalised address.
+    pub address: Email,
+    /// The text as it appeared (after HTML decoding), e.g. `zhang[at]ustl.edu.cn`.
+    pub raw: String,
+    /// How it was written.
+    pub form: Form,
+    /// A short snippet of the surrounding text, on one line.
+    pub context: String,
+}
+
+/// What extraction made of one fetched body.
+#[derive(Debug, Clone, Default)]
+pub struct Document {
+    /// The `<title>`, trimmed, if the body had one.
+    pub title: Option<String>,
+    /// Absolute links to follow (http and https only), in document order, deduplicated.
+    pub links: Vec<Url>,
+    /// Every address occurrence, in document order.
+    pub emails: Vec<EmailCandidate>,
+}
+
+/// The class of an address, decided by `classify`. The order of the variants is the order in
+/// which the classifier tries them; the first match wins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Class {
+    /// On the allowlist (exact address or domain), not expired.
+    Allowed,
+    /// A template or example address (`example.com`, `xxx@xxx.com`, `yourname@...`).
+    Placeholder,
+    /// On a student domain, which is not meant for office contacts.
+    Student,
+    /// On a retired institutional domain, after its retirement date.
+    Legacy,
+    /// On an institutional domain.
+    Institutional,
+    /// On a free or public webmail provider.
+    FreeWebmail,
+    /// Any other domain.
+    External,
+}
+
+impl Class {
+    /// Every class, in decision order.
+    pub const ALL: [Class; 7] = [
+        Class::Allowed,
+        Class::Placeholder,
+        Class::Student,
+        Class::Legacy,
+        Class::Institutional,
+        Class::FreeWebmail,
+        Class::External,
+    ];
+
+    /// The stable name used in reports and rules.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Class::Allowed => "allowed",
+            Class::Placeholder => "placeholder",
+            Class::Student => "student",
+            Class::Legacy => "legacy",
+            Class::Institutional => "institutional",
+            Class::FreeWebmail => "free_webmail",
+            Class::External => "external",
+        }
+    }
+
+    /// The class's name in Chinese, for reports in `zh`.
+    #[must_use]
+    pub fn zh(self) -> &'static str {
+        match self {
+            Class::Allowed => "白名单",
+            Class::Placeholder => "示例地址",
+            Class::Student => "学生邮箱",
+            Class::Legacy => "已停用域名",
+            Class::Institutional => "学校邮箱",
+            Class::FreeWebmail => "免费/公共邮箱",
+            Class::External => "外部邮箱",
+        }
+    }
+}
+
+/// How much a class matters to the inspection office.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// Counted, not reported as a problem (placeholders).
+    Ignored,
+    /// Compliant.
+    Ok,
+    /// A person should look at it.
+    Review,
+    /// Breaks the rule; the department must fix it.
+    Violation,
+}
+
+impl Severity {
+    /// The stable name used in reports and rules.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Ignored => "ignored",
+            Severity::Ok => "ok",
+            Severity::Review => "review",
+            Severity::Violation => "violation",
+        }
+    }
+
+    /// The severity's name in Chinese.
+    #[must_use]
+    pub fn zh(self) -> &'static str {
+        match self {
+            Severity::Ignored => "忽略",
+            Severity::Ok => "合规",
+            Severity::Review => "待核查",
+            Severity::Violation => "违规",
+        }
+    }
+}
+
+/// The verdict on one address, naming the rule that decided it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Classification {
+    /// The class.
+    pub class: Class,
+    /// The severity configured for the class.
+    pub severity: Severity,
+    /// Which rule fired, e.g. `institutional:ustl.edu.cn` or `free_webmail:qq.com (QQ Mail)`.
+    pub rule: String,
+}
+
+/// A department's stable identifier: the configured name, or the host of a discovered
+/// sub-site.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct DepartmentId(pub String);
+
+impl fmt::Display for DepartmentId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A department as it appears in the reports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Department {
+    /// Identifier (also the report file name).
+    pub id: DepartmentId,
+    /// Display name.
+    pub name: String,
+    /// True when it came from the profile, false when the crawl discovered the sub-site.
+    pub configured: bool,
+}
+
+/// One page that was fetched and read.
+#[derive(Debug, Clone, Serialize)]
+pub struct Page {
+    /// The URL as requested (normalised).
+    pub url: Url,
+    /// The page's `<title>`.
+    pub title: Option<String>,
+    /// The department the page belongs to.
+    pub department: DepartmentId,
+    /// Link depth from the nearest seed.
+    pub depth: u16,
+}
+
+/// Whether a URL was left out on purpose or could not be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProblemKind {
+    /// Not fetched by design: robots.txt, limits, scope, not a readable type.
+    Skipped,
+    /// Fetching or reading failed.
+    Failed,
+}
+
+/// A URL that was not scanned, and why. Coverage matters: "no findings" must never be
+/// mistaken for "compliant".
+#[derive(Debug, Clone, Serialize)]
+pub struct Problem {
+    /// The URL concerned.
+    pub url: Url,
+    /// The page whose link led here, if any.
+    pub found_on: Option<Url>,
+    /// The department the URL belongs to.
+    pub department: DepartmentId,
+    /// Skipped or failed.
+    pub kind: ProblemKind,
+    /// A stable kebab-case code, e.g. `robots-disallowed`, `http-404`, `timeout`.
+    pub code: String,
+    /// A sentence for people: what went wrong and, where useful, what to do.
+    pub detail: String,
+}
+
+/// One address published on one page, classified and attributed.
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    /// The department responsible for the page.
+    pub department: DepartmentId,
+    /// The address.
+    pub email: Email,
+    /// Its class.
+    pub class: Class,
+    /// Its severity.
+    pub severity: Severity,
+    /// The rule that decided the class.
+    pub rule: String,
+    /// The page where it was published.
+    pub page: Url,
+    /// The page's title.
+    pub page_title: Option<String>,
+    /// How it was written (the first occurrence on the page).
+    pub form: Form,
+    /// The text as written (first occurrence).
+    pub raw: String,
+    /// Surrounding text (first occurrence).
+    pub context: String,
+    /// How many times it occurs on the page.
+    pub occurrences: u32,
+}
+
+/// Per-department counts for the summary.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct DepartmentStats {
+    /// Pages fetched and read.
+    pub pages_scanned: u32,
+    /// URLs skipped by robots.txt, limits or type.
+    pub pages_skipped: u32,
+    /// URLs that failed.
+    pub pages_failed: u32,
+    /// Distinct addresses found.
+    pub addresses: u32,
+    /// Findings (address and page) with severity `violation`.
+    pub violations: u32,
+    /// Findings with severity `review`.
+    pub reviews: u32,
+    /// Findings with severity `ok`.
+    pub ok: u32,
+    /// Findings with severity `ignored`.
+    pub ignored: u32,
+}
+
+/// Everything one scan produced. Reports are written from this alone.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScanRun {
+    /// The profile's `name`.
+    pub profile: String,
+    /// When the scan started.
+    pub started: DateTime<Local>,
+    /// When it ended.
+    pub finished: DateTime<Local>,
+    /// False when the scan was interrupted or stopped by a limit before the frontier emptied.
+    pub complete: bool,
+    /// Every department, configured first, then discovered, each once.
+    pub departments: Vec<Department>,
+    /// Pages read.
+    pub pages: Vec<Page>,
+    /// Findings, sorted by department, address, page.
+    pub findings: Vec<Finding>,
+    /// URLs not scanned, sorted by department and URL.
+    pub problems: Vec<Problem>,
+}
+
+impl ScanRun {
+    /// Counts per department, in the order of `departments`.
+    #[must_use]
+    pub fn department_stats(&self) -> Vec<(&Department, DepartmentStats)> {
+        self.departments
+            .iter()
+            .map(|d| {
+                let mut s = DepartmentStats {
+                    pages_scanned: count(self.pages.iter().filter(|p| p.department == d.id)),
+                    ..DepartmentStats::default()
+                };
+                for p in self.problems.iter().filter(|p| p.department == d.id) {
+                    match p.kind {
+                        ProblemKind::Skipped => s.pages_skipped += 1,
+                        ProblemKind::Failed => s.pages_failed += 1,
+                    }
+                }
+                let mut addresses = std::collections::BTreeSet::new();
+                for f in self.findings.iter().filter(|f| f.department == d.id) {
+                    addresses.insert(&f.email);
+                    match f.severity {
+                        Severity::Violation => s.violations += 1,
+                        Severity::Review => s.reviews += 1,
+                        Severity::Ok => s.ok += 1,
+                        Severity::Ignored => s.ignored += 1,
+                    }
+                }
+                s.addresses = count(addresses.iter());
+                (d, s)
+            })
+            .collect()
+    }
+}
+
+fn count<I: Iterator>(it: I) -> u32 {
+    u32::try_from(it.count()).unwrap_or(u32::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn email_parse_normalises_and_rejects() {
+        let e = Email::parse("Zhang.San@USTL.edu.CN").expect("valid");
+        assert_eq!(e.to_string(), "zhang.san@ustl.edu.cn");
+        assert_eq!(
+            Email::parse("li@清华大学.cn").map(|e| e.to_string()),
+            Some("li@xn--xkry9kk1bz66a.cn".to_string())
+        );
+        for bad in [
+            "a@b",
+            "@x.com",
+            "a@",
+            "a..b@x.com",
+            ".a@x.com",
+            "a@-x.com",
+            "a@x..com",
+            "a b@x.com",
+        ] {
+            assert_eq!(Email::parse(bad), None, "{bad}");
+        }
+        let long_local = format!("{}@x.com", "a".repeat(65));
+        assert_eq!(Email::parse(&long_local), None);
+    }
+}

@@ -1,0 +1,273 @@
+//! The CSV reports. Column sets are declared once per file, in both languages.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use super::{Lang, file_name};
+use crate::error::ReportError;
+use crate::model::{Class, ProblemKind, ScanRun, Severity};
+
+/// Excel and WPS need the BOM to read UTF-8 Chinese correctly.
+const BOM: &[u8] = "\u{feff}".as_bytes();
+
+const FINDING_COLUMNS: [(&str, &str); 11] = [
+    ("部门", "department"),
+    ("邮箱地址", "address"),
+    ("类别", "class"),
+    ("严重程度", "severity"),
+    ("判定规则", "rule"),
+    ("页面地址", "page_url"),
+    ("页面标题", "page_title"),
+    ("写法", "form"),
+    ("原文", "as_written"),
+    ("上下文", "context"),
+    ("出现次数", "occurrences"),
+];
+
+const SUMMARY_COLUMNS: [(&str, &str); 11] = [
+    ("部门", "department"),
+    ("来源", "source"),
+    ("已扫描页面", "pages_scanned"),
+    ("跳过页面", "pages_skipped"),
+    ("失败页面", "pages_failed"),
+    ("邮箱地址数", "addresses"),
+    ("违规", "violations"),
+    ("待核查", "reviews"),
+    ("合规", "ok"),
+    ("忽略", "ignored"),
+    ("报告文件", "report_file"),
+];
+
+const ERROR_COLUMNS: [(&str, &str); 6] = [
+    ("部门", "department"),
+    ("网址", "url"),
+    ("来源页面", "found_on"),
+    ("类型", "kind"),
+    ("代码", "code"),
+    ("说明", "detail"),
+];
+
+fn header(cols: &[(&'static str, &'static str)], lang: Lang) -> Vec<&'static str> {
+    cols.iter()
+        .map(|&(zh, en)| if lang == Lang::Zh { zh } else { en })
+        .collect()
+}
+
+/// Neutralises a cell a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, tab, CR):
+/// text taken from hostile pages must not execute in a department's Excel.
+#[must_use]
+pub fn neutralise(cell: &str) -> String {
+    match cell.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{cell}"),
+        _ => cell.to_string(),
+    }
+}
+
+fn class_name(c: Class, lang: Lang) -> &'static str {
+    if lang == Lang::Zh { c.zh() } else { c.as_str() }
+}
+
+fn severity_name(s: Severity, lang: Lang) -> &'static str {
+    if lang == Lang::Zh { s.zh() } else { s.as_str() }
+}
+
+struct Sheet {
+    name: PathBuf,
+    writer: csv::Writer<Vec<u8>>,
+}
+
+impl Sheet {
+    fn new(name: impl Into<PathBuf>, header: &[&str]) -> Result<Sheet, ReportError> {
+        let mut s = Sheet {
+            name: name.into(),
+            writer: csv::Writer::from_writer(BOM.to_vec()),
+        };
+        s.row(header.iter().copied())?;
+        Ok(s)
+    }
+
+    fn row<'a>(&mut self, cells: impl IntoIterator<Item = &'a str>) -> Result<(), ReportError> {
+        let cells: Vec<String> = cells.into_iter().map(neutralise).collect();
+        self.writer.write_record(&cells).map_err(|e| self.error(&e))
+    }
+
+    fn error(&self, e: &dyn std::fmt::Display) -> ReportError {
+        ReportError::Encode {
+            path: self.name.clone(),
+            message: e.to_string(),
+        }
+    }
+
+    fn finish(self) -> Result<Vec<u8>, ReportError> {
+        let name = self.name.clone();
+        self.writer.into_inner().map_err(|e| ReportError::Encode {
+            path: name,
+            message: e.to_string(),
+        })
+    }
+}
+
+/// The file name of each department's CSV, unique even when two ids clean to the same name.
+pub(super) fn department_files(run: &ScanRun) -> Vec<String> {
+    let mut used = BTreeSet::new();
+    run.departments
+        .iter()
+        .map(|d| {
+            let base = file_name(&d.id.0);
+            let mut name = format!("{base}.csv");
+            let mut n = 2;
+            while !used.insert(name.clone()) {
+                name = format!("{base}_{n}.csv");
+                n += 1;
+            }
+            name
+        })
+        .collect()
+}
+
+/// One CSV per department, header only when it has no findings ("scanned, clean" must be
+/// told apart from "not scanned").
+pub(super) fn departments(
+    run: &ScanRun,
+    lang: Lang,
+) -> Result<Vec<(String, Vec<u8>)>, ReportError> {
+    let header = header(&FINDING_COLUMNS, lang);
+    run.departments
+        .iter()
+        .zip(department_files(run))
+        .map(|(d, file)| {
+            let mut sheet = Sheet::new(&file, &header)?;
+            for f in run.findings.iter().filter(|f| f.department == d.id) {
+                let email = f.email.to_string();
+                let occurrences = f.occurrences.to_string();
+                sheet.row([
+                    d.name.as_str(),
+                    &email,
+                    class_name(f.class, lang),
+                    severity_name(f.severity, lang),
+                    &f.rule,
+                    f.page.as_str(),
+                    f.page_title.as_deref().unwrap_or_default(),
+                    f.form.as_str(),
+                    &f.raw,
+                    &f.context,
+                    &occurrences,
+                ])?;
+            }
+            Ok((file, sheet.finish()?))
+        })
+        .collect()
+}
+
+/// One row per department plus a total.
+pub(super) fn summary(run: &ScanRun, lang: Lang) -> Result<Vec<u8>, ReportError> {
+    let mut sheet = Sheet::new("summary.csv", &header(&SUMMARY_COLUMNS, lang))?;
+    let mut total = crate::model::DepartmentStats::default();
+    let all = run.department_stats();
+    for ((d, s), file) in all.iter().zip(department_files(run)) {
+        let source = match (d.configured, lang) {
+            (true, Lang::Zh) => "配置",
+            (false, Lang::Zh) => "自动发现",
+            (true, Lang::En) => "configured",
+            (false, Lang::En) => "discovered",
+        };
+        let nums = [
+            s.pages_scanned,
+            s.pages_skipped,
+            s.pages_failed,
+            s.addresses,
+            s.violations,
+            s.reviews,
+            s.ok,
+            s.ignored,
+        ]
+        .map(|n| n.to_string());
+        let file = format!("departments/{file}");
+        sheet.row(
+            [d.name.as_str(), source]
+                .into_iter()
+                .chain(nums.iter().map(String::as_str))
+                .chain([file.as_str()]),
+        )?;
+        total.pages_scanned += s.pages_scanned;
+        total.pages_skipped += s.pages_skipped;
+        total.pages_failed += s.pages_failed;
+        total.violations += s.violations;
+        total.reviews += s.reviews;
+        total.ok += s.ok;
+        total.ignored += s.ignored;
+    }
+    total.addresses = u32::try_from(
+        run.findings
+            .iter()
+            .map(|f| &f.email)
+            .collect::<BTreeSet<_>>()
+            .len(),
+    )
+    .unwrap_or(u32::MAX);
+    let t = [
+        total.pages_scanned,
+        total.pages_skipped,
+        total.pages_failed,
+        total.addresses,
+        total.violations,
+        total.reviews,
+        total.ok,
+        total.ignored,
+    ]
+    .map(|n| n.to_string());
+    let label = if lang == Lang::Zh { "合计" } else { "TOTAL" };
+    sheet.row(
+        [label, ""]
+            .into_iter()
+            .chain(t.iter().map(String::as_str))
+            .chain([""]),
+    )?;
+    sheet.finish()
+}
+
+/// Every URL that was skipped or could not be read, and why.
+pub(super) fn errors(run: &ScanRun, lang: Lang) -> Result<Vec<u8>, ReportError> {
+    let mut sheet = Sheet::new("errors.csv", &header(&ERROR_COLUMNS, lang))?;
+    for p in &run.problems {
+        let name = run
+            .departments
+            .iter()
+            .find(|d| d.id == p.department)
+            .map_or(p.department.0.as_str(), |d| d.name.as_str());
+        let kind = match (p.kind, lang) {
+            (ProblemKind::Skipped, Lang::Zh) => "跳过",
+            (ProblemKind::Failed, Lang::Zh) => "失败",
+            (ProblemKind::Skipped, Lang::En) => "skipped",
+            (ProblemKind::Failed, Lang::En) => "failed",
+        };
+        sheet.row([
+            name,
+            p.url.as_str(),
+            p.found_on.as_ref().map_or("", url::Url::as_str),
+            kind,
+            &p.code,
+            &p.detail,
+        ])?;
+    }
+    sheet.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formula_cells_are_neutralised() {
+        assert_eq!(
+            neutralise("=HYPERLINK(\"http://x\")"),
+            "'=HYPERLINK(\"http://x\")"
+        );
+        assert_eq!(neutralise("+86 411"), "'+86 411");
+        assert_eq!(neutralise("-1"), "'-1");
+        assert_eq!(neutralise("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(neutralise("\tx"), "'\tx");
+        assert_eq!(neutralise("zhang@ustl.edu.cn"), "zhang@ustl.edu.cn");
+        assert_eq!(neutralise(""), "");
+    }
+}

@@ -1,0 +1,118 @@
+//! Reports: everything here is written from a finished [`ScanRun`] and nothing is computed
+//! beyond counting and formatting. One file per format:
+//!
+//! - `csv.rs`: `departments/<department>.csv`, `summary.csv`, `errors.csv` (UTF-8 with BOM
+//!   so Excel and WPS show Chinese; cells neutralised against formula injection);
+//! - `json.rs`: `findings.json`, everything, for other tools;
+//! - `table.rs`: the one-screen summary the CLI prints.
+//!
+//! Files are written to a temporary name and renamed, so a crash never leaves a half-written
+//! report that looks complete. Given the same run, the files are byte-identical.
+
+mod csv;
+mod json;
+mod table;
+
+use std::path::{Path, PathBuf};
+
+use crate::error::ReportError;
+use crate::model::ScanRun;
+
+pub use table::summary_table;
+
+/// Language of column headers and class names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Lang {
+    /// Chinese (default: the departments read it).
+    #[default]
+    Zh,
+    /// English.
+    En,
+}
+
+/// What was written.
+#[derive(Debug, Clone)]
+pub struct Written {
+    /// The run folder.
+    pub dir: PathBuf,
+    /// Every file, relative to `dir`, in the order written.
+    pub files: Vec<PathBuf>,
+}
+
+/// Picks the folder for a run under `out`: `<out>/<YYYY-MM-DD>`, or `<out>/<YYYY-MM-DD>_2`,
+/// `_3`, ... when a report of that day already exists, so a second run never overwrites the
+/// first.
+#[must_use]
+pub fn run_dir(out: &Path, run: &ScanRun) -> PathBuf {
+    let day = run.started.format("%Y-%m-%d").to_string();
+    let first = out.join(&day);
+    if !first.exists() {
+        return first;
+    }
+    (2..10_000)
+        .map(|n| out.join(format!("{day}_{n}")))
+        .find(|p| !p.exists())
+        .unwrap_or(first)
+}
+
+/// Writes every report of a run into `dir`.
+pub fn write_all(run: &ScanRun, dir: &Path, lang: Lang) -> Result<Written, ReportError> {
+    let mut files = Vec::new();
+    let dept_dir = dir.join("departments");
+    std::fs::create_dir_all(&dept_dir).map_err(|source| ReportError::Write {
+        path: dept_dir.clone(),
+        source,
+    })?;
+    for (name, bytes) in csv::departments(run, lang)? {
+        let rel = Path::new("departments").join(name);
+        write_atomic(&dir.join(&rel), &bytes)?;
+        files.push(rel);
+    }
+    for (name, bytes) in [
+        ("summary.csv", csv::summary(run, lang)?),
+        ("errors.csv", csv::errors(run, lang)?),
+        ("findings.json", json::findings(run)?),
+    ] {
+        write_atomic(&dir.join(name), &bytes)?;
+        files.push(PathBuf::from(name));
+    }
+    Ok(Written {
+        dir: dir.to_path_buf(),
+        files,
+    })
+}
+
+/// Writes to `<path>.tmp`, then renames over `path`.
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
+    let err = |source| ReportError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    std::fs::write(&tmp, bytes).map_err(err)?;
+    std::fs::rename(&tmp, path).map_err(err)
+}
+
+/// A department id as a file name: characters that Windows or Unix refuse become `_`.
+#[must_use]
+pub fn file_name(id: &str) -> String {
+    let cleaned: String = id
+        .chars()
+        .map(|c| {
+            if c.is_control() || "/\\:*?\"<>|".contains(c) {
+                '_'
+            } else {
+                c
+            }
+        })
+        .collect();
+    let cleaned = cleaned.trim().trim_matches('.').to_string();
+    if cleaned.is_empty() {
+        "_".to_string()
+    } else {
+        cleaned
+    }
+}
