@@ -32,6 +32,17 @@ pub enum ScanError {
     /// The HTTP client could not be built (bad proxy variable, bad `--resolve`).
     #[error("cannot set up the HTTP client: {0}")]
     Client(String),
+    /// The state database failed.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    /// `--resume` was given but there is no interrupted run of this profile.
+    #[error("there is no interrupted scan of {profile:?} to resume in {}; run without --resume to start a new one", state.display())]
+    NothingToResume {
+        /// The profile's name.
+        profile: String,
+        /// The state database.
+        state: std::path::PathBuf,
+    },
     /// A `--resolve` entry is not `HOST:PORT:ADDR`.
     #[error(
         "bad --resolve entry {entry:?}: {reason} (expected HOST:PORT:ADDR, e.g. www.example.edu.cn:80:127.0.0.1)"

@@ -23,3 +23,4 @@ pub mod profile;
 pub mod report;
 pub mod scan;
 pub mod site;
+pub mod store;

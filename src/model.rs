@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use chrono::{DateTime, Local};
+use chrono::{DateTime, Local, NaiveDate};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
@@ -112,6 +112,13 @@ pub enum Form {
     AtWord,
     /// Spaces around the `@` or the dots.
     Spaced,
+    /// Chinese words in place of `@` or `.`: 「艾特」, 「圈a」, 「点」.
+    ChineseWord,
+    /// Assembled by inline JavaScript: string concatenation, `String.fromCharCode`, reversed
+    /// strings, `document.write`.
+    JavaScript,
+    /// Cloudflare email protection: `data-cfemail` or `/cdn-cgi/l/email-protection#hex`.
+    Cloudflare,
 }
 
 impl Form {
@@ -128,12 +135,15 @@ impl Form {
             Form::HashForAt => "hash_for_at",
             Form::AtWord => "at_word",
             Form::Spaced => "spaced",
+            Form::ChineseWord => "chinese_word",
+            Form::JavaScript => "javascript",
+            Form::Cloudflare => "cloudflare",
         }
     }
 }
 
 /// One occurrence of an address in a document, with its evidence.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EmailCandidate {
     /// The normalised address.
     pub address: Email,
@@ -145,8 +155,9 @@ pub struct EmailCandidate {
     pub context: String,
 }
 
-/// What extraction made of one fetched body.
-#[derive(Debug, Clone, Default)]
+/// What extraction made of one fetched body. Stored per content hash, so an unchanged
+/// page is never parsed twice.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Document {
     /// The `<title>`, trimmed, if the body had one.
     pub title: Option<String>,
@@ -330,9 +341,79 @@ pub struct Problem {
     pub detail: String,
 }
 
+/// HTTP validators of a fetched resource, for conditional requests on the next run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Validators {
+    /// `ETag`.
+    pub etag: Option<String>,
+    /// `Last-Modified`.
+    pub last_modified: Option<String>,
+}
+
+/// A frontier entry, as the crawl persists it so that a killed scan can resume.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FrontierEntry {
+    /// URL.
+    pub url: String,
+    /// Depth.
+    pub depth: u16,
+    /// Linking page.
+    pub found_on: Option<String>,
+    /// Redirect hops so far.
+    pub hops: u8,
+    /// `page`, `sitemap` or `sitemap-guess`.
+    pub kind: String,
+}
+
+/// Where a finding stands relative to the previous completed run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Not present in the previous completed run (or there is none).
+    New,
+    /// Present in the previous completed run too.
+    StillPresent,
+    /// Present in the previous completed run, gone now.
+    Resolved,
+}
+
+impl Status {
+    /// The stable name used in reports.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::New => "new",
+            Status::StillPresent => "still_present",
+            Status::Resolved => "resolved",
+        }
+    }
+
+    /// The status's name in Chinese.
+    #[must_use]
+    pub fn zh(self) -> &'static str {
+        match self {
+            Status::New => "新发现",
+            Status::StillPresent => "仍存在",
+            Status::Resolved => "已整改",
+        }
+    }
+}
+
 /// One address published on one page, classified and attributed.
 #[derive(Debug, Clone, Serialize)]
 pub struct Finding {
+    /// Stable identity across runs: a hash of department, address and page (no dates, no
+    /// line numbers, so editing the page around it does not change it).
+    pub fingerprint: String,
+    /// New, still present or resolved.
+    pub status: Status,
+    /// False when the page could not be fetched this run (timeout, 5xx) and the finding was
+    /// carried over from the last run: still present, but unverified.
+    pub verified: bool,
+    /// The day of the first run that saw it.
+    pub first_seen: NaiveDate,
+    /// The day of the last run that saw it.
+    pub last_seen: NaiveDate,
     /// The department responsible for the page.
     pub department: DepartmentId,
     /// The address.
@@ -376,11 +457,66 @@ pub struct DepartmentStats {
     pub ok: u32,
     /// Findings with severity `ignored`.
     pub ignored: u32,
+    /// Findings that are new since the previous completed run.
+    pub new: u32,
+    /// Findings of the previous completed run that are gone.
+    pub resolved: u32,
+}
+
+/// Work counters of a run: how much was fetched, parsed, or reused from the last run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct RunCounters {
+    /// Bodies parsed (HTML or text).
+    pub extracted: u32,
+    /// Bodies whose bytes were unchanged since a stored extraction (not parsed again).
+    pub reused: u32,
+    /// Answers 304 Not Modified to a conditional request (not downloaded, not parsed).
+    pub not_modified: u32,
+}
+
+impl DepartmentStats {
+    /// The counts in report column order: pages scanned, skipped, failed, addresses,
+    /// violations, reviews, ok, ignored, new, resolved.
+    #[must_use]
+    pub fn columns(&self) -> [u32; 10] {
+        [
+            self.pages_scanned,
+            self.pages_skipped,
+            self.pages_failed,
+            self.addresses,
+            self.violations,
+            self.reviews,
+            self.ok,
+            self.ignored,
+            self.new,
+            self.resolved,
+        ]
+    }
+
+    /// Adds another department's counts (for totals).
+    pub fn add(&mut self, o: &DepartmentStats) {
+        self.pages_scanned += o.pages_scanned;
+        self.pages_skipped += o.pages_skipped;
+        self.pages_failed += o.pages_failed;
+        self.addresses += o.addresses;
+        self.violations += o.violations;
+        self.reviews += o.reviews;
+        self.ok += o.ok;
+        self.ignored += o.ignored;
+        self.new += o.new;
+        self.resolved += o.resolved;
+    }
 }
 
 /// Everything one scan produced. Reports are written from this alone.
 #[derive(Debug, Clone, Serialize)]
 pub struct ScanRun {
+    /// The run's number in the state database.
+    pub id: i64,
+    /// The previous completed run that statuses are relative to, if any.
+    pub previous: Option<i64>,
+    /// Work counters.
+    pub counters: RunCounters,
     /// The profile's `name`.
     pub profile: String,
     /// When the scan started.
@@ -393,8 +529,11 @@ pub struct ScanRun {
     pub departments: Vec<Department>,
     /// Pages read.
     pub pages: Vec<Page>,
-    /// Findings, sorted by department, address, page.
+    /// Findings present in this run (new or still present), sorted by department, address,
+    /// page.
     pub findings: Vec<Finding>,
+    /// Findings of the previous completed run that are gone, same order.
+    pub resolved: Vec<Finding>,
     /// URLs not scanned, sorted by department and URL.
     pub problems: Vec<Problem>,
 }
@@ -427,6 +566,12 @@ impl ScanRun {
                     }
                 }
                 s.addresses = count(addresses.iter());
+                s.new = count(
+                    self.findings
+                        .iter()
+                        .filter(|f| f.department == d.id && f.status == Status::New),
+                );
+                s.resolved = count(self.resolved.iter().filter(|f| f.department == d.id));
                 (d, s)
             })
             .collect()

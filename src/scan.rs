@@ -1,10 +1,13 @@
 //! One scan, end to end: build the stages from a profile, crawl, and for every page decode,
-//! extract, classify and attribute. The result is a [`ScanRun`]; writing it is `report`'s job.
+//! extract, classify and attribute, recording each step in the state database as it happens
+//! (so a killed scan resumes and nothing found is lost). The result is a [`ScanRun`] loaded
+//! back from the store with statuses; writing it is `report`'s job.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use chrono::Local;
+use chrono::{DateTime, Local, NaiveDate};
 use tokio::sync::watch;
 use url::Url;
 
@@ -12,12 +15,16 @@ use crate::attribute::{Attributor, is_home_page};
 use crate::classify::Classifier;
 use crate::crawl::fetch::{Fetcher, Resolve};
 use crate::crawl::scope::Scope;
-use crate::crawl::{CrawlOutcome, CrawledPage, Crawler, Miss, Progress, Visitor};
+use crate::crawl::{CrawlOutcome, CrawledPage, Crawler, Miss, Progress, Resume, Visitor};
 use crate::decode::decode;
 use crate::error::ScanError;
 use crate::extract;
-use crate::model::{DepartmentId, Finding, Page, Problem, ScanRun};
+use crate::model::{
+    DepartmentId, Document, Finding, FrontierEntry, Page, Problem, RunCounters, ScanRun, Status,
+    Validators,
+};
 use crate::profile::Profile;
+use crate::store::{PageRecord, Store, StoreError, content_hash, fingerprint};
 
 /// Receives progress while the crawl runs (the CLI draws a bar from it).
 pub type ProgressFn = dyn Fn(Progress) + Send + Sync;
@@ -29,6 +36,8 @@ pub struct ScanOptions {
     pub resolve: Vec<Resolve>,
     /// Progress callback.
     pub progress: Option<Box<ProgressFn>>,
+    /// Continue the interrupted run of this profile instead of starting a new one.
+    pub resume: bool,
 }
 
 /// A finished scan and how the crawl ended.
@@ -38,29 +47,21 @@ pub struct ScanResult {
     pub run: ScanRun,
     /// How the crawl ended.
     pub outcome: CrawlOutcome,
-}
-
-#[derive(Default)]
-struct Collected {
-    pages: Vec<Page>,
-    findings: Vec<Finding>,
-    misses: Vec<Miss>,
-    titles: BTreeMap<String, String>,
+    /// True when this continued an interrupted run.
+    pub resumed: bool,
 }
 
 struct Collector {
+    store: Arc<Store>,
+    run: i64,
+    day: NaiveDate,
     classifier: Classifier,
     attributor: Attributor,
     progress: Option<Box<ProgressFn>>,
-    out: Mutex<Collected>,
-}
-
-impl Collector {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Collected> {
-        // A panic while holding the lock cannot leave `Collected` half-updated in a way that
-        // matters (every update is a push), so keep going with the data.
-        self.out.lock().unwrap_or_else(PoisonError::into_inner)
-    }
+    extracted: AtomicU32,
+    reused: AtomicU32,
+    /// The first store failure; the scan reports it instead of claiming success.
+    failure: Mutex<Option<StoreError>>,
 }
 
 /// True for bodies to be parsed as HTML: by type, or by a sniff when the type is missing or
@@ -77,21 +78,30 @@ fn looks_like_html(content_type: Option<&str>, body: &[u8]) -> bool {
         || (ct.is_empty() && head.starts_with('<'))
 }
 
-impl Visitor for Collector {
-    fn page(&self, page: CrawledPage) -> Vec<Url> {
-        let span = tracing::debug_span!("page", url = %page.url);
-        let _guard = span.enter();
+impl Collector {
+    fn fail(&self, e: StoreError) {
+        tracing::error!("{e}");
+        let mut f = self.failure.lock().unwrap_or_else(PoisonError::into_inner);
+        f.get_or_insert(e);
+    }
+
+    fn read(page: &CrawledPage) -> Document {
         let html = looks_like_html(page.content_type.as_deref(), &page.body);
         let tld = page.url.host_str().and_then(|h| h.rsplit('.').next());
         let text = decode(&page.body, page.content_type.as_deref(), tld, html).text;
-        let doc = if html {
+        if html {
             extract::html(&page.url, &text)
         } else {
             extract::text(&text)
-        };
-        let department = self.attributor.attribute(&page.url);
+        }
+    }
+
+    /// Classifies and attributes a page's addresses: one finding per address, counting its
+    /// occurrences and keeping the first one's evidence.
+    fn findings(&self, url: &Url, doc: &Document) -> (DepartmentId, Vec<Finding>) {
+        let department = self.attributor.attribute(url);
         let mut on_page: BTreeMap<String, Finding> = BTreeMap::new();
-        for c in doc.emails {
+        for c in &doc.emails {
             let key = c.address.to_string();
             if let Some(f) = on_page.get_mut(&key) {
                 f.occurrences += 1;
@@ -101,42 +111,134 @@ impl Visitor for Collector {
             on_page.insert(
                 key,
                 Finding {
+                    fingerprint: fingerprint(&department, &c.address, url),
+                    status: Status::New,
+                    verified: true,
+                    first_seen: self.day,
+                    last_seen: self.day,
                     department: department.clone(),
-                    email: c.address,
+                    email: c.address.clone(),
                     class: verdict.class,
                     severity: verdict.severity,
                     rule: verdict.rule,
-                    page: page.url.clone(),
+                    page: url.clone(),
                     page_title: doc.title.clone(),
                     form: c.form,
-                    raw: c.raw,
-                    context: c.context,
+                    raw: c.raw.clone(),
+                    context: c.context.clone(),
                     occurrences: 1,
                 },
             );
         }
-        tracing::debug!(addresses = on_page.len(), links = doc.links.len(), "read");
-        let mut out = self.lock();
-        if is_home_page(&page.url)
-            && let (Some(host), Some(title)) = (page.url.host_str(), doc.title.as_ref())
-        {
-            out.titles
-                .entry(host.to_string())
-                .or_insert_with(|| title.clone());
-        }
-        out.pages.push(Page {
-            url: page.url,
-            title: doc.title,
+        (department, on_page.into_values().collect())
+    }
+
+    #[allow(clippy::too_many_arguments, reason = "private, two call sites")]
+    fn record(
+        &self,
+        url: &Url,
+        depth: u16,
+        status: u16,
+        validators: &Validators,
+        hash: &str,
+        doc: &Document,
+        new_doc: bool,
+    ) {
+        let (department, findings) = self.findings(url, doc);
+        let page = Page {
+            url: url.clone(),
+            title: doc.title.clone(),
             department,
-            depth: page.depth,
-        });
-        out.findings.extend(on_page.into_values());
+            depth,
+        };
+        tracing::debug!(url = %url, addresses = findings.len(), links = doc.links.len(), "read");
+        let rec = PageRecord {
+            page: &page,
+            http_status: status,
+            validators,
+            content_hash: hash,
+            document: new_doc.then_some(doc),
+            findings: &findings,
+        };
+        if let Err(e) = self.store.record_page(self.run, self.day, &rec) {
+            self.fail(e);
+        }
+    }
+}
+
+impl Visitor for Collector {
+    fn page(&self, page: CrawledPage) -> Vec<Url> {
+        let span = tracing::debug_span!("page", url = %page.url);
+        let _guard = span.enter();
+        let hash = content_hash(&page.body);
+        // Unchanged bytes (same hash as a stored extraction) are not parsed again.
+        let (doc, new_doc) = match self.store.extraction(&hash) {
+            Ok(Some(doc)) => {
+                self.reused.fetch_add(1, Ordering::Relaxed);
+                (doc, false)
+            }
+            other => {
+                if let Err(e) = other {
+                    self.fail(e);
+                }
+                self.extracted.fetch_add(1, Ordering::Relaxed);
+                (Self::read(&page), true)
+            }
+        };
+        self.record(
+            &page.url,
+            page.depth,
+            page.status,
+            &page.validators,
+            &hash,
+            &doc,
+            new_doc,
+        );
         doc.links
+    }
+
+    fn not_modified(&self, url: &Url, depth: u16) -> Option<Vec<Url>> {
+        let hash = self.store.stored_hash(url.as_str()).ok().flatten()?;
+        let doc = self.store.extraction(&hash).ok().flatten()?;
+        self.record(url, depth, 304, &Validators::default(), &hash, &doc, false);
+        Some(doc.links)
+    }
+
+    fn validators(&self, url: &Url) -> Option<Validators> {
+        match self.store.validators(url.as_str()) {
+            Ok(v) => v,
+            Err(e) => {
+                self.fail(e);
+                None
+            }
+        }
     }
 
     fn miss(&self, miss: Miss) {
         tracing::info!(url = %miss.url, code = %miss.code, "{}", miss.detail);
-        self.lock().misses.push(miss);
+        let problem = Problem {
+            department: self.attributor.attribute(&miss.url),
+            url: miss.url,
+            found_on: miss.found_on,
+            kind: miss.kind,
+            code: miss.code,
+            detail: miss.detail,
+        };
+        if let Err(e) = self.store.record_problem(self.run, &problem) {
+            self.fail(e);
+        }
+    }
+
+    fn frontier(&self, queued: &[FrontierEntry], done: Option<&Url>) {
+        if queued.is_empty() && done.is_none() {
+            return;
+        }
+        if let Err(e) = self
+            .store
+            .record_frontier(self.run, queued, done.map(Url::as_str))
+        {
+            self.fail(e);
+        }
     }
 
     fn progress(&self, progress: Progress) {
@@ -146,23 +248,59 @@ impl Visitor for Collector {
     }
 }
 
-/// Scans the profile's sites. `stop` turning true ends the crawl early; what was found so
-/// far is kept and the run is marked incomplete.
+/// Scans the profile's sites, recording everything in `store`. `stop` turning true ends
+/// the crawl early; what was found so far is kept, the run is marked interrupted and can be
+/// resumed.
 pub async fn scan(
     profile: &Profile,
     classifier: Classifier,
+    store: Arc<Store>,
     options: ScanOptions,
     stop: watch::Receiver<bool>,
 ) -> Result<ScanResult, ScanError> {
-    let started = Local::now();
     let fetcher = Fetcher::new(&profile.crawl, &options.resolve)?;
     let crawler = Crawler::new(profile.crawl.clone(), fetcher, Scope::new(profile));
     let attributor = Attributor::new(profile);
+    let (run, started, resume) = if options.resume {
+        let Some(info) = store.resumable_run(&profile.name)? else {
+            return Err(ScanError::NothingToResume {
+                profile: profile.name.clone(),
+                state: store.path().to_path_buf(),
+            });
+        };
+        let (seen, pending) = store.frontier(info.id)?;
+        let pages_done = store.pages_read(info.id)?;
+        let started = DateTime::parse_from_rfc3339(&info.started)
+            .map_or_else(|_| Local::now(), |t| t.with_timezone(&Local));
+        tracing::info!(
+            run = info.id,
+            pending = pending.len(),
+            pages_done,
+            "resuming"
+        );
+        (
+            info.id,
+            started,
+            Some(Resume {
+                seen,
+                pending,
+                pages_done,
+            }),
+        )
+    } else {
+        let started = Local::now();
+        (store.begin_run(&profile.name, started)?, started, None)
+    };
     let collector = Arc::new(Collector {
+        store: Arc::clone(&store),
+        run,
+        day: started.date_naive(),
         classifier,
         attributor: attributor.clone(),
         progress: options.progress,
-        out: Mutex::new(Collected::default()),
+        extracted: AtomicU32::new(0),
+        reused: AtomicU32::new(0),
+        failure: Mutex::new(None),
     });
     // Department sites are seeds too: a sub-site nobody links to is still audited.
     let mut seeds = profile.seeds.clone();
@@ -175,51 +313,88 @@ pub async fn scan(
         seeds.extend(d.prefixes.iter().filter_map(|p| Url::parse(p).ok()));
     }
     let visitor: Arc<dyn Visitor> = collector.clone();
-    let outcome = crawler.run(&seeds, &visitor, stop).await;
+    let outcome = crawler.run(&seeds, &visitor, stop, resume.clone()).await;
     drop(visitor);
-    let collected = std::mem::take(&mut *collector.lock());
-    let Collected {
+    if let Some(e) = collector
+        .failure
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .take()
+    {
+        return Err(e.into());
+    }
+    store.finish_run(run, Local::now(), outcome.complete, outcome.interrupted)?;
+    let counters = RunCounters {
+        extracted: collector.extracted.load(Ordering::Relaxed),
+        reused: collector.reused.load(Ordering::Relaxed),
+        not_modified: outcome.not_modified,
+    };
+    let run = load(&store, run, &profile.name, &attributor, counters, started)?;
+    Ok(ScanResult {
+        run,
+        outcome,
+        resumed: resume.is_some(),
+    })
+}
+
+/// Loads a stored run as a [`ScanRun`], with departments named and everything sorted.
+pub fn load(
+    store: &Store,
+    id: i64,
+    profile: &str,
+    attributor: &Attributor,
+    counters: RunCounters,
+    started: DateTime<Local>,
+) -> Result<ScanRun, StoreError> {
+    let loaded = store.load_run(id, None)?;
+    let crate::store::LoadedRun {
+        previous,
         mut pages,
         mut findings,
-        misses,
-        titles,
-    } = collected;
-    let mut problems: Vec<Problem> = misses
-        .into_iter()
-        .map(|m| Problem {
-            department: attributor.attribute(&m.url),
-            url: m.url,
-            found_on: m.found_on,
-            kind: m.kind,
-            code: m.code,
-            detail: m.detail,
-        })
+        mut resolved,
+        mut problems,
+    } = loaded;
+    let info = store.runs()?.into_iter().find(|r| r.id == id);
+    let titles: BTreeMap<String, String> = pages
+        .iter()
+        .filter(|p| is_home_page(&p.url))
+        .filter_map(|p| Some((p.url.host_str()?.to_string(), p.title.clone()?)))
         .collect();
     let used: BTreeSet<&DepartmentId> = pages
         .iter()
         .map(|p| &p.department)
         .chain(problems.iter().map(|p| &p.department))
+        .chain(findings.iter().map(|f| &f.department))
+        .chain(resolved.iter().map(|f| &f.department))
         .collect();
     let departments = attributor.departments(used, &titles);
     pages.sort_by(|a, b| (&a.department, a.url.as_str()).cmp(&(&b.department, b.url.as_str())));
-    findings.sort_by(|a, b| {
+    let order = |a: &Finding, b: &Finding| {
         (&a.department, &a.email, a.page.as_str()).cmp(&(&b.department, &b.email, b.page.as_str()))
-    });
+    };
+    findings.sort_by(order);
+    resolved.sort_by(order);
     problems.sort_by(|a, b| {
         (&a.department, a.url.as_str(), &a.code).cmp(&(&b.department, b.url.as_str(), &b.code))
     });
-    Ok(ScanResult {
-        run: ScanRun {
-            profile: profile.name.clone(),
-            started,
-            finished: Local::now(),
-            complete: outcome.complete,
-            departments,
-            pages,
-            findings,
-            problems,
-        },
-        outcome,
+    let finished = info
+        .as_ref()
+        .and_then(|i| i.finished.as_deref())
+        .and_then(|f| DateTime::parse_from_rfc3339(f).ok())
+        .map_or_else(Local::now, |t| t.with_timezone(&Local));
+    Ok(ScanRun {
+        id,
+        previous,
+        counters,
+        profile: profile.to_string(),
+        started,
+        finished,
+        complete: info.as_ref().is_some_and(|i| i.completed),
+        departments,
+        pages,
+        findings,
+        resolved,
+        problems,
     })
 }
 

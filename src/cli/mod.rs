@@ -2,8 +2,10 @@
 //! stages together, and exit codes. Nothing here parses HTML, matches domains or formats CSV.
 
 mod classify;
+mod history;
 mod progress;
 mod scan;
+mod schedule;
 
 use std::process::ExitCode;
 
@@ -58,6 +60,12 @@ enum Command {
     Demo(scan::DemoArgs),
     /// Print the class of each address and the rule that decided it.
     Classify(classify::ClassifyArgs),
+    /// Show what changed between two runs: new and resolved findings.
+    Diff(history::DiffArgs),
+    /// Remove runs and report folders older than the retention period.
+    Prune(history::PruneArgs),
+    /// Print a systemd timer or a cron line for the weekly scan.
+    Schedule(schedule::ScheduleArgs),
 }
 
 /// Parses arguments, runs, and returns the exit code.
@@ -69,6 +77,9 @@ pub fn main() -> ExitCode {
         Command::Scan(args) => scan::run_scan(&args, progress),
         Command::Demo(args) => scan::run_demo(&args, progress, cli.quiet),
         Command::Classify(args) => classify::run(&args),
+        Command::Diff(args) => history::run_diff(&args),
+        Command::Prune(args) => history::run_prune(&args),
+        Command::Schedule(args) => schedule::run(&args),
     };
     ExitCode::from(exit as u8)
 }

@@ -3,6 +3,7 @@
 //! and choose the exit code.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use clap::{Args, ValueEnum};
 use tokio::sync::watch;
@@ -12,10 +13,11 @@ use super::progress::Bar;
 use super::{Exit, report_error};
 use mailpatrol::classify::Classifier;
 use mailpatrol::crawl::fetch::Resolve;
-use mailpatrol::model::{ScanRun, Severity};
+use mailpatrol::model::{ScanRun, Severity, Status};
 use mailpatrol::profile::Profile;
 use mailpatrol::report::{self, Lang};
 use mailpatrol::scan::{ScanOptions, scan};
+use mailpatrol::store::Store;
 
 /// Report language.
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -41,6 +43,9 @@ pub struct OutputArgs {
     /// Folder for reports; each run gets a dated subfolder.
     #[arg(long, short, default_value = "reports")]
     out: PathBuf,
+    /// The state database that remembers every run [default: OUT/state.sqlite].
+    #[arg(long, value_name = "FILE")]
+    state: Option<PathBuf>,
     /// Language of report headers and class names.
     #[arg(long, value_enum, default_value = "zh")]
     lang: LangArg,
@@ -100,6 +105,9 @@ pub struct ScanArgs {
     /// Extra start URL, in addition to the profile's seeds. Repeatable.
     #[arg(long = "seed", value_name = "URL")]
     seeds: Vec<Url>,
+    /// Continue the interrupted (or killed) scan of this profile where it stopped.
+    #[arg(long)]
+    resume: bool,
     #[command(flatten)]
     crawl: CrawlArgs,
     #[command(flatten)]
@@ -177,7 +185,13 @@ pub fn run_scan(args: &ScanArgs, progress: bool) -> Exit {
     let Some(rt) = runtime() else {
         return Exit::Runtime;
     };
-    rt.block_on(execute(&profile, resolve, &args.output, progress))
+    rt.block_on(execute(
+        &profile,
+        resolve,
+        &args.output,
+        progress,
+        args.resume,
+    ))
 }
 
 /// `mailpatrol demo`.
@@ -213,7 +227,7 @@ pub fn run_demo(args: &DemoArgs, progress: bool, quiet: bool) -> Exit {
             .iter()
             .filter_map(|r| r.parse().ok())
             .collect();
-        execute(&profile, resolve, &args.output, progress).await
+        execute(&profile, resolve, &args.output, progress, false).await
     })
 }
 
@@ -230,11 +244,32 @@ fn runtime() -> Option<tokio::runtime::Runtime> {
     }
 }
 
+impl OutputArgs {
+    /// The state database path.
+    pub fn state_path(&self) -> PathBuf {
+        self.state
+            .clone()
+            .unwrap_or_else(|| self.out.join("state.sqlite"))
+    }
+}
+
+/// Opens the state database, printing a clear error when it cannot be.
+pub fn open_store(path: &Path) -> Option<Store> {
+    match Store::open(path) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            report_error(&e);
+            None
+        }
+    }
+}
+
 async fn execute(
     profile: &Profile,
     resolve: Vec<Resolve>,
     out: &OutputArgs,
     progress: bool,
+    resume: bool,
 ) -> Exit {
     let today = chrono::Local::now().date_naive();
     let classifier = match Classifier::from_profile(profile, today) {
@@ -244,6 +279,16 @@ async fn execute(
             return Exit::Config;
         }
     };
+    let Some(store) = open_store(&out.state_path()) else {
+        return Exit::Runtime;
+    };
+    let store = Arc::new(store);
+    if !resume && let Ok(Some(run)) = store.resumable_run(&profile.name) {
+        eprintln!(
+            "note: run {} of this profile (started {}) did not finish; this starts a new scan. Use --resume to continue it instead.",
+            run.id, run.started
+        );
+    }
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
@@ -261,8 +306,9 @@ async fn execute(
     let options = ScanOptions {
         resolve,
         progress: Some(Box::new(move |p| updater.update(p))),
+        resume,
     };
-    let result = scan(profile, classifier, options, stop_rx).await;
+    let result = scan(profile, classifier, Arc::clone(&store), options, stop_rx).await;
     bar.finish();
     let result = match result {
         Ok(r) => r,
@@ -284,16 +330,37 @@ async fn execute(
             return Exit::Runtime;
         }
     };
+    if let Err(e) = store.set_report_dir(run.id, &written.dir) {
+        report_error(&e);
+    }
     print!("{}", report::summary_table(run, lang));
     println!();
+    let new = run
+        .findings
+        .iter()
+        .filter(|f| f.status == Status::New)
+        .count();
     println!(
-        "{} pages read, {} findings, {} URLs skipped or failed. Reports: {}",
+        "Run {}{}: {} pages read ({} parsed, {} unchanged, {} not modified), {} findings ({} new, {} resolved), {} URLs skipped or failed. Reports: {}",
+        run.id,
+        if result.resumed { " (resumed)" } else { "" },
         run.pages.len(),
+        run.counters.extracted,
+        run.counters.reused,
+        run.counters.not_modified,
         run.findings.len(),
+        new,
+        run.resolved.len(),
         run.problems.len(),
         written.dir.display()
     );
-    exit_code(run, &result.outcome, out.fail_on, &written.dir)
+    exit_code(
+        run,
+        &result.outcome,
+        out.fail_on,
+        &written.dir,
+        &profile.path,
+    )
 }
 
 fn exit_code(
@@ -301,11 +368,13 @@ fn exit_code(
     outcome: &mailpatrol::crawl::CrawlOutcome,
     fail_on: Option<FailOn>,
     dir: &Path,
+    profile: &Path,
 ) -> Exit {
     if outcome.interrupted {
         eprintln!(
-            "The scan was interrupted; the reports in {} are partial. Run the scan again to cover everything.",
-            dir.display()
+            "The scan was interrupted; the reports in {} are partial. To continue where it stopped: mailpatrol scan --profile {} --resume",
+            dir.display(),
+            profile.display()
         );
         return Exit::Runtime;
     }

@@ -7,11 +7,15 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use futures::StreamExt;
-use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE, LOCATION, RETRY_AFTER};
+use reqwest::header::{
+    CONTENT_LENGTH, CONTENT_TYPE, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED, LOCATION,
+    RETRY_AFTER,
+};
 use reqwest::{Client, StatusCode};
 use url::Url;
 
 use crate::error::ScanError;
+use crate::model::Validators;
 use crate::profile::CrawlSettings;
 
 /// A `--resolve HOST:PORT:ADDR` entry, as in curl: requests for `HOST` on `PORT` go to
@@ -66,11 +70,17 @@ impl std::str::FromStr for Resolve {
 pub enum Fetch {
     /// A 2xx body within the cap.
     Body {
+        /// The HTTP status.
+        status: u16,
         /// The `Content-Type` header.
         content_type: Option<String>,
+        /// `ETag` and `Last-Modified`, for the next run's conditional request.
+        validators: Validators,
         /// The body bytes (decompressed).
         body: Vec<u8>,
     },
+    /// 304: unchanged since the validators we sent.
+    NotModified,
     /// A 3xx with a usable `Location`.
     Redirect(Url),
     /// Not read, on purpose (too large, not a readable type).
@@ -180,11 +190,12 @@ impl Fetcher {
         })
     }
 
-    /// GETs a URL, retrying transient failures.
-    pub async fn get(&self, url: &Url, want: Want) -> Fetch {
+    /// GETs a URL, retrying transient failures. With `known` validators the request is
+    /// conditional and may come back [`Fetch::NotModified`].
+    pub async fn get(&self, url: &Url, want: Want, known: Option<&Validators>) -> Fetch {
         let mut attempt = 0;
         loop {
-            let (outcome, retry) = self.attempt(url, want).await;
+            let (outcome, retry) = self.attempt(url, want, known).await;
             match retry {
                 Some(after) if attempt < self.retries => {
                     // Exponential back-off unless the server said how long to wait.
@@ -201,12 +212,29 @@ impl Fetcher {
 
     /// One try. The second value is `Some(_)` when the failure is worth retrying, with the
     /// wait the server asked for, if it did.
-    async fn attempt(&self, url: &Url, want: Want) -> (Fetch, Option<Option<Duration>>) {
-        let response = match self.client.get(url.clone()).send().await {
+    async fn attempt(
+        &self,
+        url: &Url,
+        want: Want,
+        known: Option<&Validators>,
+    ) -> (Fetch, Option<Option<Duration>>) {
+        let mut request = self.client.get(url.clone());
+        if let Some(v) = known {
+            if let Some(etag) = &v.etag {
+                request = request.header(IF_NONE_MATCH, etag);
+            }
+            if let Some(lm) = &v.last_modified {
+                request = request.header(IF_MODIFIED_SINCE, lm);
+            }
+        }
+        let response = match request.send().await {
             Ok(r) => r,
             Err(e) => return (request_error(&e), Some(None)),
         };
         let status = response.status();
+        if status == StatusCode::NOT_MODIFIED && known.is_some() {
+            return (Fetch::NotModified, None);
+        }
         if status.is_redirection() {
             let location = response
                 .headers()
@@ -289,6 +317,17 @@ impl Fetcher {
                 None,
             );
         }
+        let header = |name| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v: &reqwest::header::HeaderValue| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let validators = Validators {
+            etag: header(ETAG),
+            last_modified: header(LAST_MODIFIED),
+        };
         let declared = response
             .headers()
             .get(CONTENT_LENGTH)
@@ -310,7 +349,15 @@ impl Fetcher {
                 Err(e) => return (request_error(&e), Some(None)),
             }
         }
-        (Fetch::Body { content_type, body }, None)
+        (
+            Fetch::Body {
+                status: status.as_u16(),
+                content_type,
+                validators,
+                body,
+            },
+            None,
+        )
     }
 
     fn too_large(&self, declared: Option<u64>) -> Fetch {

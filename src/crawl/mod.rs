@@ -20,7 +20,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use url::Url;
 
-use crate::model::ProblemKind;
+use crate::model::{FrontierEntry, ProblemKind, Validators};
 use crate::profile::CrawlSettings;
 use fetch::{Fetch, Fetcher, Want};
 use robots::Robots;
@@ -35,10 +35,25 @@ pub struct CrawledPage {
     pub depth: u16,
     /// The page that linked here.
     pub found_on: Option<Url>,
+    /// The HTTP status.
+    pub status: u16,
     /// The `Content-Type` header.
     pub content_type: Option<String>,
+    /// `ETag` / `Last-Modified` of the response.
+    pub validators: Validators,
     /// The raw body.
     pub body: Vec<u8>,
+}
+
+/// Where an interrupted crawl stopped.
+#[derive(Debug, Clone, Default)]
+pub struct Resume {
+    /// Every URL the crawl had seen (done, queued or recorded as a problem).
+    pub seen: Vec<String>,
+    /// Entries still to do.
+    pub pending: Vec<FrontierEntry>,
+    /// Pages already read (they count against `max_pages`).
+    pub pages_done: u32,
 }
 
 /// A URL that was not read.
@@ -79,6 +94,20 @@ pub trait Visitor: Send + Sync + 'static {
     fn miss(&self, miss: Miss);
     /// Called after every finished request.
     fn progress(&self, _progress: Progress) {}
+    /// Validators stored by an earlier run, to make the request conditional.
+    fn validators(&self, _url: &Url) -> Option<Validators> {
+        None
+    }
+    /// The page answered 304 Not Modified: return its links from the stored extraction, or
+    /// `None` when nothing usable is stored (the page is then fetched in full). Runs on a
+    /// blocking thread.
+    fn not_modified(&self, _url: &Url, _depth: u16) -> Option<Vec<Url>> {
+        None
+    }
+    /// Frontier changes, for persistence: entries added, and the URL that finished. The
+    /// links of a finished page come in the same call, so recording both atomically means a
+    /// killed crawl never loses them.
+    fn frontier(&self, _queued: &[FrontierEntry], _done: Option<&Url>) {}
 }
 
 /// How the crawl ended.
@@ -88,8 +117,10 @@ pub struct CrawlOutcome {
     pub complete: bool,
     /// True when stopped from outside (Ctrl-C).
     pub interrupted: bool,
-    /// Pages read.
+    /// Pages read (in this process; a resumed crawl does not count the earlier part).
     pub pages: u32,
+    /// Pages answered 304 and reused.
+    pub not_modified: u32,
     /// Links to hosts outside the scope (not followed).
     pub off_scope_links: u32,
     /// Links matching an exclude pattern (not followed).
@@ -145,7 +176,10 @@ enum Done {
 }
 
 enum PageResult {
-    Read(Vec<Url>),
+    Read {
+        links: Vec<Url>,
+        not_modified: bool,
+    },
     Redirect(Url),
     Miss {
         kind: ProblemKind,
@@ -175,6 +209,27 @@ struct State {
     limited: bool,
     off_scope: u32,
     excluded: u32,
+    not_modified: u32,
+    /// Entries accepted since the last `Visitor::frontier` call.
+    fresh: Vec<FrontierEntry>,
+}
+
+impl JobKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            JobKind::Page => "page",
+            JobKind::Sitemap { guessed: false } => "sitemap",
+            JobKind::Sitemap { guessed: true } => "sitemap-guess",
+        }
+    }
+
+    fn parse(s: &str) -> JobKind {
+        match s {
+            "sitemap" => JobKind::Sitemap { guessed: false },
+            "sitemap-guess" => JobKind::Sitemap { guessed: true },
+            _ => JobKind::Page,
+        }
+    }
 }
 
 impl Crawler {
@@ -188,13 +243,14 @@ impl Crawler {
         }
     }
 
-    /// Crawls from the seeds until the frontier is empty, a limit is reached, or `stop`
-    /// turns true.
+    /// Crawls from the seeds (or continues `resume`) until the frontier is empty, a limit is
+    /// reached, or `stop` turns true.
     pub async fn run(
         &self,
         seeds: &[Url],
         visitor: &Arc<dyn Visitor>,
         mut stop: watch::Receiver<bool>,
+        resume: Option<Resume>,
     ) -> CrawlOutcome {
         let mut st = State {
             hosts: HashMap::new(),
@@ -209,10 +265,30 @@ impl Crawler {
             limited: false,
             off_scope: 0,
             excluded: 0,
+            not_modified: 0,
+            fresh: Vec::new(),
         };
+        if let Some(resume) = resume {
+            st.seen.extend(resume.seen);
+            st.pages_started = resume.pages_done;
+            for e in resume.pending {
+                let Ok(url) = Url::parse(&e.url) else {
+                    continue;
+                };
+                let job = Job {
+                    url,
+                    depth: e.depth,
+                    found_on: e.found_on.as_deref().and_then(|u| Url::parse(u).ok()),
+                    hops: e.hops,
+                    kind: JobKind::parse(&e.kind),
+                };
+                self.push(&mut st, job);
+            }
+        }
         for seed in seeds {
             self.enqueue(&mut st, visitor, seed, 0, None, 0, JobKind::Page);
         }
+        visitor.frontier(&std::mem::take(&mut st.fresh), None);
         let mut tasks: JoinSet<Done> = JoinSet::new();
         let mut interrupted = false;
         loop {
@@ -230,7 +306,10 @@ impl Crawler {
             let Some(joined) = joined else { break };
             st.in_flight = st.in_flight.saturating_sub(1);
             match joined {
-                Ok(done) => self.handle(&mut st, visitor, done),
+                Ok(done) => {
+                    let finished = self.handle(&mut st, visitor, done);
+                    visitor.frontier(&std::mem::take(&mut st.fresh), finished.as_ref());
+                }
                 // A task only panics through a bug of ours; the job is lost, the crawl goes on.
                 Err(e) => tracing::error!("crawl task failed: {e}"),
             }
@@ -247,6 +326,7 @@ impl Crawler {
             complete: !interrupted && !st.limited,
             interrupted,
             pages: st.pages_done,
+            not_modified: st.not_modified,
             off_scope_links: st.off_scope,
             excluded_links: st.excluded,
         }
@@ -349,6 +429,19 @@ impl Crawler {
                 return Self::miss(st, visitor, &job, ProblemKind::Skipped, "trap", detail);
             }
         }
+        st.fresh.push(FrontierEntry {
+            url: job.url.to_string(),
+            depth: job.depth,
+            found_on: job.found_on.as_ref().map(Url::to_string),
+            hops: job.hops,
+            kind: kind.as_str().to_string(),
+        });
+        self.push(st, job);
+    }
+
+    /// Puts an admitted job in its host's queue.
+    fn push(&self, st: &mut State, job: Job) {
+        let kind = job.kind;
         let origin = job.url.origin().ascii_serialization();
         let h = st.hosts.entry(origin.clone()).or_insert_with(|| {
             st.order.push(origin.clone());
@@ -490,7 +583,8 @@ impl Crawler {
         st.rotate = (st.rotate + 1) % n.max(1);
     }
 
-    fn handle(&self, st: &mut State, visitor: &Arc<dyn Visitor>, done: Done) {
+    /// Applies a finished task to the state; returns the frontier URL it finished, if any.
+    fn handle(&self, st: &mut State, visitor: &Arc<dyn Visitor>, done: Done) -> Option<Url> {
         match done {
             Done::Robots { host, robots } => {
                 let mut sitemaps = Vec::new();
@@ -518,12 +612,17 @@ impl Crawler {
                 for (url, guessed) in sitemaps {
                     self.enqueue(st, visitor, &url, 0, None, 0, JobKind::Sitemap { guessed });
                 }
+                None
             }
             Done::Page { job, result } => {
                 Self::release(st, &job);
                 match result {
-                    PageResult::Read(links) => {
+                    PageResult::Read {
+                        links,
+                        not_modified,
+                    } => {
                         st.pages_done += 1;
+                        st.not_modified += u32::from(not_modified);
                         for link in links {
                             self.enqueue(
                                 st,
@@ -541,6 +640,7 @@ impl Crawler {
                         Self::miss(st, visitor, &job, kind, &code, detail);
                     }
                 }
+                Some(job.url)
             }
             Done::Sitemap { job, result } => {
                 Self::release(st, &job);
@@ -587,6 +687,7 @@ impl Crawler {
                     }
                     Err(_) => {}
                 }
+                Some(job.url)
             }
         }
     }
@@ -643,7 +744,7 @@ async fn fetch_robots(fetcher: &Fetcher, origin: &Url) -> Robots {
     };
     // RFC 9309: follow at least five redirects.
     for _ in 0..5 {
-        match fetcher.get(&url, Want::Any).await {
+        match fetcher.get(&url, Want::Any, None).await {
             Fetch::Body { body, .. } => return Robots::parse(robots::AGENT_TOKEN, &body),
             Fetch::Redirect(to) => url = to,
             Fetch::Failed { code, detail } => {
@@ -657,24 +758,50 @@ async fn fetch_robots(fetcher: &Fetcher, origin: &Url) -> Robots {
                     Robots::Unavailable(detail)
                 };
             }
-            Fetch::Skipped { .. } => return Robots::AllowAll,
+            Fetch::Skipped { .. } | Fetch::NotModified => return Robots::AllowAll,
         }
     }
     Robots::AllowAll
 }
 
 async fn fetch_page(fetcher: &Fetcher, job: &Job, visitor: Arc<dyn Visitor>) -> PageResult {
-    match fetcher.get(&job.url, Want::Page).await {
-        Fetch::Body { content_type, body } => {
+    let known = visitor.validators(&job.url);
+    let mut fetched = fetcher.get(&job.url, Want::Page, known.as_ref()).await;
+    if matches!(fetched, Fetch::NotModified) {
+        let v = Arc::clone(&visitor);
+        let (url, depth) = (job.url.clone(), job.depth);
+        if let Ok(Some(links)) =
+            tokio::task::spawn_blocking(move || v.not_modified(&url, depth)).await
+        {
+            return PageResult::Read {
+                links,
+                not_modified: true,
+            };
+        }
+        // Nothing usable stored: fetch it in full.
+        fetched = fetcher.get(&job.url, Want::Page, None).await;
+    }
+    match fetched {
+        Fetch::Body {
+            status,
+            content_type,
+            validators,
+            body,
+        } => {
             let page = CrawledPage {
                 url: job.url.clone(),
                 depth: job.depth,
                 found_on: job.found_on.clone(),
+                status,
                 content_type,
+                validators,
                 body,
             };
             match tokio::task::spawn_blocking(move || visitor.page(page)).await {
-                Ok(links) => PageResult::Read(links),
+                Ok(links) => PageResult::Read {
+                    links,
+                    not_modified: false,
+                },
                 Err(e) => PageResult::Miss {
                     kind: ProblemKind::Failed,
                     code: "read-failed".to_string(),
@@ -693,6 +820,11 @@ async fn fetch_page(fetcher: &Fetcher, job: &Job, visitor: Arc<dyn Visitor>) -> 
             code,
             detail,
         },
+        Fetch::NotModified => PageResult::Miss {
+            kind: ProblemKind::Failed,
+            code: "http-304".to_string(),
+            detail: "HTTP 304 to an unconditional request".to_string(),
+        },
     }
 }
 
@@ -701,7 +833,7 @@ async fn fetch_sitemap(
     url: &Url,
     max: usize,
 ) -> Result<sitemap::Sitemap, Fetch> {
-    match fetcher.get(url, Want::Any).await {
+    match fetcher.get(url, Want::Any, None).await {
         Fetch::Body { body, .. } => tokio::task::spawn_blocking(move || sitemap::parse(&body, max))
             .await
             .map_err(|e| Fetch::Failed {

@@ -5,12 +5,12 @@ use std::path::PathBuf;
 
 use super::{Lang, file_name};
 use crate::error::ReportError;
-use crate::model::{Class, ProblemKind, ScanRun, Severity};
+use crate::model::{Class, Finding, ProblemKind, ScanRun, Severity, Status};
 
 /// Excel and WPS need the BOM to read UTF-8 Chinese correctly.
 const BOM: &[u8] = "\u{feff}".as_bytes();
 
-const FINDING_COLUMNS: [(&str, &str); 11] = [
+const FINDING_COLUMNS: [(&str, &str); 15] = [
     ("部门", "department"),
     ("邮箱地址", "address"),
     ("类别", "class"),
@@ -22,9 +22,13 @@ const FINDING_COLUMNS: [(&str, &str); 11] = [
     ("原文", "as_written"),
     ("上下文", "context"),
     ("出现次数", "occurrences"),
+    ("状态", "status"),
+    ("首次发现", "first_seen"),
+    ("最近发现", "last_seen"),
+    ("已存在周数", "weeks_open"),
 ];
 
-const SUMMARY_COLUMNS: [(&str, &str); 11] = [
+const SUMMARY_COLUMNS: [(&str, &str); 13] = [
     ("部门", "department"),
     ("来源", "source"),
     ("已扫描页面", "pages_scanned"),
@@ -35,6 +39,8 @@ const SUMMARY_COLUMNS: [(&str, &str); 11] = [
     ("待核查", "reviews"),
     ("合规", "ok"),
     ("忽略", "ignored"),
+    ("新发现", "new"),
+    ("已整改", "resolved"),
     ("报告文件", "report_file"),
 ];
 
@@ -60,6 +66,15 @@ pub fn neutralise(cell: &str) -> String {
     match cell.chars().next() {
         Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{cell}"),
         _ => cell.to_string(),
+    }
+}
+
+fn status_name(f: &Finding, lang: Lang) -> &'static str {
+    match (f.status, f.verified, lang) {
+        (Status::StillPresent | Status::New, false, Lang::Zh) => "仍存在（本次未能核实）",
+        (Status::StillPresent | Status::New, false, Lang::En) => "still_present_unverified",
+        (s, true, Lang::Zh) | (s @ Status::Resolved, _, Lang::Zh) => s.zh(),
+        (s, _, Lang::En) => s.as_str(),
     }
 }
 
@@ -137,9 +152,13 @@ pub(super) fn departments(
         .zip(department_files(run))
         .map(|(d, file)| {
             let mut sheet = Sheet::new(&file, &header)?;
-            for f in run.findings.iter().filter(|f| f.department == d.id) {
+            let current = run.findings.iter().filter(|f| f.department == d.id);
+            let gone = run.resolved.iter().filter(|f| f.department == d.id);
+            for f in current.chain(gone) {
                 let email = f.email.to_string();
                 let occurrences = f.occurrences.to_string();
+                let (first, last) = (f.first_seen.to_string(), f.last_seen.to_string());
+                let weeks = ((run.started.date_naive() - f.first_seen).num_days() / 7).to_string();
                 sheet.row([
                     d.name.as_str(),
                     &email,
@@ -152,6 +171,10 @@ pub(super) fn departments(
                     &f.raw,
                     &f.context,
                     &occurrences,
+                    status_name(f, lang),
+                    &first,
+                    &last,
+                    &weeks,
                 ])?;
             }
             Ok((file, sheet.finish()?))
@@ -171,17 +194,7 @@ pub(super) fn summary(run: &ScanRun, lang: Lang) -> Result<Vec<u8>, ReportError>
             (true, Lang::En) => "configured",
             (false, Lang::En) => "discovered",
         };
-        let nums = [
-            s.pages_scanned,
-            s.pages_skipped,
-            s.pages_failed,
-            s.addresses,
-            s.violations,
-            s.reviews,
-            s.ok,
-            s.ignored,
-        ]
-        .map(|n| n.to_string());
+        let nums = s.columns().map(|n| n.to_string());
         let file = format!("departments/{file}");
         sheet.row(
             [d.name.as_str(), source]
@@ -189,14 +202,9 @@ pub(super) fn summary(run: &ScanRun, lang: Lang) -> Result<Vec<u8>, ReportError>
                 .chain(nums.iter().map(String::as_str))
                 .chain([file.as_str()]),
         )?;
-        total.pages_scanned += s.pages_scanned;
-        total.pages_skipped += s.pages_skipped;
-        total.pages_failed += s.pages_failed;
-        total.violations += s.violations;
-        total.reviews += s.reviews;
-        total.ok += s.ok;
-        total.ignored += s.ignored;
+        total.add(s);
     }
+    // Distinct addresses over the whole run, not the sum of the departments'.
     total.addresses = u32::try_from(
         run.findings
             .iter()
@@ -205,17 +213,7 @@ pub(super) fn summary(run: &ScanRun, lang: Lang) -> Result<Vec<u8>, ReportError>
             .len(),
     )
     .unwrap_or(u32::MAX);
-    let t = [
-        total.pages_scanned,
-        total.pages_skipped,
-        total.pages_failed,
-        total.addresses,
-        total.violations,
-        total.reviews,
-        total.ok,
-        total.ignored,
-    ]
-    .map(|n| n.to_string());
+    let t = total.columns().map(|n| n.to_string());
     let label = if lang == Lang::Zh { "合计" } else { "TOTAL" };
     sheet.row(
         [label, ""]

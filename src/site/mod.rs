@@ -62,7 +62,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
 
 use axum::Router;
@@ -328,10 +328,16 @@ fn read_host_dir(
     Ok(())
 }
 
+/// Served files by `(host, path)`.
+type FileMap = BTreeMap<(String, String), Arc<Vec<u8>>>;
+
 /// What the request handler shares.
 #[derive(Debug)]
 struct Shared {
-    files: BTreeMap<(String, String), Vec<u8>>,
+    /// Files by `(host, path)`; tests change them between scans.
+    files: RwLock<FileMap>,
+    /// Status codes forced at run time by tests (a page that starts failing).
+    forced: Mutex<HashMap<(String, String), StatusCode>>,
     routes: Vec<Route>,
     /// How many times each route has been used (for `times`).
     route_uses: Vec<AtomicU32>,
@@ -356,7 +362,14 @@ impl SiteServer {
         let hosts = files.hosts().into_iter().collect();
         let route_uses = files.routes.iter().map(|_| AtomicU32::new(0)).collect();
         let shared = Arc::new(Shared {
-            files: files.files,
+            files: RwLock::new(
+                files
+                    .files
+                    .into_iter()
+                    .map(|(k, v)| (k, Arc::new(v)))
+                    .collect(),
+            ),
+            forced: Mutex::new(HashMap::new()),
             routes: files.routes,
             route_uses,
             hits: Mutex::new(HashMap::new()),
@@ -434,6 +447,47 @@ impl SiteServer {
             .collect();
         all.sort();
         all
+    }
+
+    /// Replaces (or adds) the file served at `path` on `host`, as an edited page.
+    pub fn set_file(&self, host: &str, path: &str, bytes: impl Into<Vec<u8>>) {
+        let mut files = self
+            .shared
+            .files
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        files.insert(
+            (routes::normalize_host(host), path.to_owned()),
+            Arc::new(bytes.into()),
+        );
+    }
+
+    /// Removes the file at `path` on `host` (it then answers 404, as a deleted page).
+    pub fn remove_file(&self, host: &str, path: &str) {
+        let mut files = self
+            .shared
+            .files
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        files.remove(&(routes::normalize_host(host), path.to_owned()));
+    }
+
+    /// Makes `path` on `host` answer `status` (e.g. 503) until cleared with `None`.
+    pub fn force_status(&self, host: &str, path: &str, status: Option<u16>) {
+        let mut forced = self
+            .shared
+            .forced
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let key = (routes::normalize_host(host), path.to_owned());
+        match status.and_then(|s| StatusCode::from_u16(s).ok()) {
+            Some(s) => {
+                forced.insert(key, s);
+            }
+            None => {
+                forced.remove(&key);
+            }
+        }
     }
 
     /// Stops accepting connections, lets requests in flight finish (for at most five
@@ -542,7 +596,7 @@ fn not_found_page() -> Response {
 }
 
 /// Looks up the file for a request path: `/` and `/dir/` map to their `index.html`.
-fn find_file<'a>(shared: &'a Shared, host: &str, path: &str) -> Option<(String, &'a [u8])> {
+fn find_file(shared: &Shared, host: &str, path: &str) -> Option<(String, Arc<Vec<u8>>)> {
     let mut candidates = Vec::with_capacity(2);
     if path.ends_with('/') {
         candidates.push(format!("{path}index.html"));
@@ -550,11 +604,11 @@ fn find_file<'a>(shared: &'a Shared, host: &str, path: &str) -> Option<(String, 
     } else {
         candidates.push(path.to_owned());
     }
+    let files = shared.files.read().unwrap_or_else(PoisonError::into_inner);
     candidates.into_iter().find_map(|p| {
-        shared
-            .files
+        files
             .get(&(host.to_owned(), p.clone()))
-            .map(|b| (p, b.as_slice()))
+            .map(|b| (p, Arc::clone(b)))
     })
 }
 
@@ -599,6 +653,20 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     }
     let decoded = percent_decode(&raw_path);
     let path = decoded.as_deref().unwrap_or(&raw_path);
+    let forced = shared
+        .forced
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(&(host.clone(), path.to_owned()))
+        .copied();
+    if let Some(status) = forced {
+        return html(status, routes::status_page(status));
+    }
+    let if_none_match = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
 
     let route = shared
         .routes
@@ -617,7 +685,41 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
             format!("unknown host {host:?}\n"),
         );
     }
-    serve_file(&shared, &host, path, &query, StatusCode::OK, None)
+    let resp = serve_file(&shared, &host, path, &query, StatusCode::OK, None);
+    not_modified(resp, if_none_match.as_deref())
+}
+
+/// Answers 304 when the client already has this version (its `If-None-Match` equals the
+/// ETag), as nginx does; the tests use it to check that unchanged pages are not re-read.
+fn not_modified(resp: Response, if_none_match: Option<&str>) -> Response {
+    let etag = resp
+        .headers()
+        .get(header::ETAG)
+        .and_then(|v| v.to_str().ok());
+    match (etag, if_none_match) {
+        (Some(e), Some(inm))
+            if resp.status() == StatusCode::OK && inm.split(',').any(|t| t.trim() == e) =>
+        {
+            let mut r = response(StatusCode::NOT_MODIFIED, None, Vec::new());
+            if let Ok(v) = HeaderValue::from_str(e) {
+                r.headers_mut().insert(header::ETAG, v);
+            }
+            r
+        }
+        _ => resp,
+    }
+}
+
+/// A strong ETag from the content: changes exactly when the bytes do.
+fn etag(bytes: &[u8]) -> Option<HeaderValue> {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(bytes);
+    let hex = digest[..8].iter().fold(String::new(), |mut s, b| {
+        use std::fmt::Write as _;
+        let _ = write!(s, "{b:02x}");
+        s
+    });
+    HeaderValue::from_str(&format!("\"{hex}\"")).ok()
 }
 
 async fn answer_route(
@@ -692,7 +794,11 @@ fn serve_file(
                 &file_path,
             ))),
         };
-        return response(status, ct, bytes.to_vec());
+        let mut resp = response(status, ct, bytes.to_vec());
+        if let Some(tag) = etag(&bytes) {
+            resp.headers_mut().insert(header::ETAG, tag);
+        }
+        return resp;
     }
     if !path.ends_with('/') && find_file(shared, host, &format!("{path}/")).is_some() {
         let target = if query.is_empty() {

@@ -12,6 +12,17 @@ fn mailpatrol() -> Command {
     c
 }
 
+/// The report folders under an output folder, sorted (the state database sits beside them).
+pub fn run_dirs(out: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut dirs: Vec<_> = std::fs::read_dir(out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    dirs
+}
+
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
@@ -45,12 +56,7 @@ async fn scan_writes_reports_and_exit_codes_follow_fail_on() {
     assert!(stdout.contains("甲学院"), "{stdout}");
     assert!(stdout.contains("Reports:"), "{stdout}");
     assert!(!text(&out.stderr).contains("panicked"));
-    let day = std::fs::read_dir(tmp.path())
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+    let day = run_dirs(tmp.path())[0].clone();
     assert!(day.join("departments/甲学院.csv").is_file());
     assert!(day.join("errors.csv").is_file());
 
@@ -59,11 +65,7 @@ async fn scan_writes_reports_and_exit_codes_follow_fail_on() {
     let out = run(fail).await;
     assert_eq!(out.status.code(), Some(1), "stderr: {}", text(&out.stderr));
     assert!(text(&out.stdout).contains("department"), "English table");
-    assert_eq!(
-        std::fs::read_dir(tmp.path()).unwrap().count(),
-        2,
-        "second run, own folder"
-    );
+    assert_eq!(run_dirs(tmp.path()).len(), 2, "second run, own folder");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -175,12 +177,7 @@ fn demo_scans_the_bundled_university() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "stderr: {}", text(&out.stderr));
-    let day = std::fs::read_dir(tmp.path())
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+    let day = run_dirs(tmp.path())[0].clone();
     let cs = std::fs::read_to_string(day.join("departments/计算机学院.csv")).unwrap();
     assert!(cs.contains("wangwei1988@qq.com,免费/公共邮箱,违规"), "{cs}");
     let errors = std::fs::read_to_string(day.join("errors.csv")).unwrap();

@@ -6,4 +6,5 @@
 mod cli;
 mod rules;
 mod scan;
+mod state;
 mod support;

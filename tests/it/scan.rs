@@ -2,12 +2,11 @@
 
 use std::collections::BTreeSet;
 
-use chrono::Local;
-use mailpatrol::classify::Classifier;
+use std::sync::Arc;
+
 use mailpatrol::model::{ProblemKind, ScanRun};
 use mailpatrol::report::{self, Lang};
-use mailpatrol::scan::{ScanOptions, scan};
-use tokio::sync::watch;
+use mailpatrol::store::Store;
 
 use crate::support;
 
@@ -17,14 +16,9 @@ async fn run_fixture() -> (
     mailpatrol::site::SiteServer,
 ) {
     let server = support::server().await;
-    let profile = support::profile();
-    let classifier = Classifier::from_profile(&profile, Local::now().date_naive()).unwrap();
-    let options = ScanOptions {
-        resolve: support::resolve(&server),
-        progress: None,
-    };
-    let (_tx, rx) = watch::channel(false);
-    let result = scan(&profile, classifier, options, rx).await.unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open(&state.path().join("state.sqlite")).unwrap());
+    let result = support::scan(&server, &store, false).await;
     (result.run, result.outcome, server)
 }
 
@@ -285,7 +279,9 @@ async fn reports_are_complete_and_safe_to_open() {
     let mut lines = jia.trim_start_matches('\u{feff}').lines();
     assert_eq!(
         lines.next(),
-        Some("部门,邮箱地址,类别,严重程度,判定规则,页面地址,页面标题,写法,原文,上下文,出现次数")
+        Some(
+            "部门,邮箱地址,类别,严重程度,判定规则,页面地址,页面标题,写法,原文,上下文,出现次数,状态,首次发现,最近发现,已存在周数"
+        )
     );
     assert_eq!(lines.count(), 4);
     assert!(
@@ -296,7 +292,7 @@ async fn reports_are_complete_and_safe_to_open() {
     let summary = std::fs::read_to_string(dir.join("summary.csv")).unwrap();
     assert!(
         summary.contains(
-            "\n乙学院,自动发现,1,1,0,2,0,2,0,0,departments/dept-b.fixture-univ.edu.cn.csv\n"
+            "\n乙学院,自动发现,1,1,0,2,0,2,0,0,2,0,departments/dept-b.fixture-univ.edu.cn.csv\n"
         ),
         "{summary}"
     );

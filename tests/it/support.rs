@@ -2,9 +2,15 @@
 
 use std::path::{Path, PathBuf};
 
+use std::sync::Arc;
+
+use mailpatrol::classify::Classifier;
 use mailpatrol::crawl::fetch::Resolve;
 use mailpatrol::profile::Profile;
+use mailpatrol::scan::{ScanOptions, ScanResult};
 use mailpatrol::site::{SiteFiles, SiteServer};
+use mailpatrol::store::Store;
+use tokio::sync::watch;
 
 pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
@@ -32,4 +38,19 @@ pub fn resolve(server: &SiteServer) -> Vec<Resolve> {
         .iter()
         .map(|r| r.parse().expect("valid resolve entry"))
         .collect()
+}
+
+/// Scans the fixture site served by `server` into `store`.
+pub async fn scan(server: &SiteServer, store: &Arc<Store>, resume: bool) -> ScanResult {
+    let profile = profile();
+    let classifier = Classifier::from_profile(&profile, chrono::Local::now().date_naive()).unwrap();
+    let options = ScanOptions {
+        resolve: resolve(server),
+        progress: None,
+        resume,
+    };
+    let (_tx, rx) = watch::channel(false);
+    mailpatrol::scan::scan(&profile, classifier, Arc::clone(store), options, rx)
+        .await
+        .unwrap()
 }

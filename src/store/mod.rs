@@ -1,0 +1,826 @@
+//! State across runs, in an embedded SQLite database (`reports/state.sqlite` by default):
+//! every run, the frontier of the running scan (so a killed scan resumes), every page fetched
+//! with its HTTP validators and content hash, stored extractions (so an unchanged page is
+//! never parsed twice), and every finding with a stable fingerprint and its first and last
+//! run. Statuses (new, still present, resolved) are computed against the previous completed
+//! run. The store judges nothing: classes come from `classify`, departments from `attribute`.
+//!
+//! One process at a time: the database is guarded by an OS file lock (`<db>.lock`, released
+//! by the kernel even on SIGKILL) holding the owner's pid for the error message.
+
+pub mod diff;
+mod schema;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use chrono::{DateTime, Local, NaiveDate};
+use rusqlite::{Connection, OptionalExtension, params};
+use sha2::{Digest, Sha256};
+use url::Url;
+
+pub use crate::model::FrontierEntry;
+use crate::model::{
+    Class, DepartmentId, Document, Email, Finding, Form, Page, Problem, ProblemKind, Severity,
+    Status, Validators,
+};
+
+/// Errors of the state database.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// SQLite failed.
+    #[error("state database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// A file could not be created or opened.
+    #[error("cannot open {}: {source}", path.display())]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// Another process holds the lock.
+    #[error("{} is in use by another mailpatrol (pid {pid}); wait for it to finish or stop it, then try again", path.display())]
+    Locked {
+        /// The database.
+        path: PathBuf,
+        /// The holder's pid, as it wrote it.
+        pid: String,
+    },
+    /// The database was written by a newer mailpatrol.
+    #[error(
+        "the state database has schema version {found}, newer than this mailpatrol supports ({supported}); upgrade mailpatrol or use another --state file"
+    )]
+    TooNew {
+        /// Version found.
+        found: i64,
+        /// Version supported.
+        supported: i64,
+    },
+    /// Stored data could not be decoded.
+    #[error("state database holds unreadable data: {0}")]
+    Corrupt(String),
+}
+
+/// A run in the history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunInfo {
+    /// Id.
+    pub id: i64,
+    /// Profile name.
+    pub profile: String,
+    /// Start time (RFC 3339).
+    pub started: String,
+    /// End time, `None` if it never ended (killed).
+    pub finished: Option<String>,
+    /// Whether the crawl emptied its frontier.
+    pub completed: bool,
+    /// Whether it was interrupted.
+    pub interrupted: bool,
+    /// Report folder, if written.
+    pub report_dir: Option<String>,
+}
+
+/// What a page produced, for [`Store::record_page`].
+#[derive(Debug, Clone)]
+pub struct PageRecord<'a> {
+    /// The page.
+    pub page: &'a Page,
+    /// HTTP status (200, or 304 when reused).
+    pub http_status: u16,
+    /// Validators from the response.
+    pub validators: &'a Validators,
+    /// Hash of the body.
+    pub content_hash: &'a str,
+    /// A new extraction to store under the hash (`None` when it was reused).
+    pub document: Option<&'a Document>,
+    /// The findings on the page.
+    pub findings: &'a [Finding],
+}
+
+/// The stable fingerprint of a finding: department, address, page. Dates and positions are
+/// left out so that editing a page around an address does not make it a "new" finding.
+#[must_use]
+pub fn fingerprint(department: &DepartmentId, email: &Email, page: &Url) -> String {
+    let mut h = Sha256::new();
+    for part in [department.0.as_str(), &email.to_string(), page.as_str()] {
+        h.update(part.as_bytes());
+        h.update([0]);
+    }
+    hex(&h.finalize()[..16])
+}
+
+/// Hex SHA-256 of a body.
+#[must_use]
+pub fn content_hash(body: &[u8]) -> String {
+    hex(&Sha256::digest(body))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
+/// The open, locked state database.
+pub struct Store {
+    conn: Mutex<Connection>,
+    path: PathBuf,
+    _lock: File,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
+    move |source| StoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn kind_str(k: ProblemKind) -> &'static str {
+    match k {
+        ProblemKind::Skipped => "skipped",
+        ProblemKind::Failed => "failed",
+    }
+}
+
+fn parse_enum<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, StoreError> {
+    serde_json::from_value(serde_json::Value::String(s.to_string()))
+        .map_err(|e| StoreError::Corrupt(format!("{s:?}: {e}")))
+}
+
+fn parse_url(s: &str) -> Result<Url, StoreError> {
+    Url::parse(s).map_err(|e| StoreError::Corrupt(format!("{s:?}: {e}")))
+}
+
+fn parse_date(s: &str) -> Result<NaiveDate, StoreError> {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|e| StoreError::Corrupt(format!("{s:?}: {e}")))
+}
+
+/// A finding row as stored, before its status is known.
+struct Row {
+    fingerprint: String,
+    department: String,
+    email: String,
+    page: String,
+    first_seen: String,
+    last_seen: String,
+    class: String,
+    severity: String,
+    rule: String,
+    page_title: Option<String>,
+    form: String,
+    raw: String,
+    context: String,
+    occurrences: u32,
+    verified: bool,
+}
+
+impl Row {
+    fn into_finding(self, status: Status) -> Result<Finding, StoreError> {
+        Ok(Finding {
+            status,
+            verified: self.verified,
+            first_seen: parse_date(&self.first_seen)?,
+            last_seen: parse_date(&self.last_seen)?,
+            department: DepartmentId(self.department),
+            email: Email::parse(&self.email)
+                .ok_or_else(|| StoreError::Corrupt(format!("address {:?}", self.email)))?,
+            class: parse_enum::<Class>(&self.class)?,
+            severity: parse_enum::<Severity>(&self.severity)?,
+            rule: self.rule,
+            page: parse_url(&self.page)?,
+            page_title: self.page_title,
+            form: parse_enum::<Form>(&self.form)?,
+            raw: self.raw,
+            context: self.context,
+            occurrences: self.occurrences,
+            fingerprint: self.fingerprint,
+        })
+    }
+}
+
+const ROW_SQL: &str = "SELECT f.fingerprint, f.department, f.email, f.page, f.first_seen, f.last_seen,
+        o.class, o.severity, o.rule, o.page_title, o.form, o.raw, o.context, o.occurrences, o.verified
+     FROM occurrences o JOIN findings f ON f.fingerprint = o.fingerprint
+     WHERE o.run_id = ?1";
+
+/// What [`Store::load_run`] returns: the run's content with statuses.
+#[derive(Debug, Clone)]
+pub struct LoadedRun {
+    /// The previous completed run, if any.
+    pub previous: Option<i64>,
+    /// Pages read.
+    pub pages: Vec<Page>,
+    /// Findings present (verified or carried over).
+    pub findings: Vec<Finding>,
+    /// Findings of the previous run that are gone.
+    pub resolved: Vec<Finding>,
+    /// URLs not read.
+    pub problems: Vec<Problem>,
+}
+
+impl Store {
+    /// Opens (creating if needed) and locks the database, and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(io(dir))?;
+        }
+        let mut lock_path = path.as_os_str().to_owned();
+        lock_path.push(".lock");
+        let lock_path = PathBuf::from(lock_path);
+        let mut lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(&lock_path)
+            .map_err(io(&lock_path))?;
+        if lock.try_lock().is_err() {
+            let pid = std::fs::read_to_string(&lock_path)
+                .unwrap_or_default()
+                .trim()
+                .to_string();
+            return Err(StoreError::Locked {
+                path: path.to_path_buf(),
+                pid: if pid.is_empty() {
+                    "unknown".to_string()
+                } else {
+                    pid
+                },
+            });
+        }
+        lock.set_len(0).map_err(io(&lock_path))?;
+        write!(lock, "{}", std::process::id()).map_err(io(&lock_path))?;
+        let mut conn = Connection::open(path)?;
+        // WAL with NORMAL sync: each committed transaction survives a killed process; a
+        // power loss may lose the last few, which a resume simply redoes.
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        schema::migrate(&mut conn)?;
+        Ok(Store {
+            conn: Mutex::new(conn),
+            path: path.to_path_buf(),
+            _lock: lock,
+        })
+    }
+
+    /// Where the database lives.
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        // Every write is one transaction, so a panic elsewhere cannot leave the connection
+        // half-way; keep using it.
+        self.conn.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Starts a run.
+    pub fn begin_run(&self, profile: &str, started: DateTime<Local>) -> Result<i64, StoreError> {
+        let conn = self.conn();
+        conn.execute(
+            "INSERT INTO runs (profile, started) VALUES (?1, ?2)",
+            params![profile, started.to_rfc3339()],
+        )?;
+        Ok(conn.last_insert_rowid())
+    }
+
+    /// The most recent run of this profile that was interrupted or killed, if it is the last
+    /// run of the profile (a newer run means it was abandoned).
+    pub fn resumable_run(&self, profile: &str) -> Result<Option<RunInfo>, StoreError> {
+        let last = self
+            .runs()?
+            .into_iter()
+            .rev()
+            .find(|r| r.profile == profile);
+        Ok(last.filter(|r| !r.completed && (r.interrupted || r.finished.is_none())))
+    }
+
+    /// Every run, oldest first.
+    pub fn runs(&self) -> Result<Vec<RunInfo>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT id, profile, started, finished, completed, interrupted, report_dir FROM runs ORDER BY id")?;
+        let rows = stmt.query_map([], |r| {
+            Ok(RunInfo {
+                id: r.get(0)?,
+                profile: r.get(1)?,
+                started: r.get(2)?,
+                finished: r.get(3)?,
+                completed: r.get(4)?,
+                interrupted: r.get(5)?,
+                report_dir: r.get(6)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The frontier of a run: every URL it has seen, and those still to do.
+    pub fn frontier(&self, run: i64) -> Result<(Vec<String>, Vec<FrontierEntry>), StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT url, depth, found_on, hops, kind, done FROM frontier WHERE run_id = ?1 ORDER BY rowid")?;
+        let mut seen = Vec::new();
+        let mut pending = Vec::new();
+        let rows = stmt.query_map([run], |r| {
+            Ok((
+                FrontierEntry {
+                    url: r.get(0)?,
+                    depth: r.get(1)?,
+                    found_on: r.get(2)?,
+                    hops: r.get(3)?,
+                    kind: r.get(4)?,
+                },
+                r.get::<_, bool>(5)?,
+            ))
+        })?;
+        for row in rows {
+            let (entry, done) = row?;
+            seen.push(entry.url.clone());
+            if !done {
+                pending.push(entry);
+            }
+        }
+        Ok((seen, pending))
+    }
+
+    /// Records frontier changes in one transaction: new entries, and one URL finished (its
+    /// links are among the new entries, so a kill between the two cannot lose them).
+    pub fn record_frontier(
+        &self,
+        run: i64,
+        queued: &[FrontierEntry],
+        done: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO frontier (run_id, url, depth, found_on, hops, kind) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (run_id, url) DO NOTHING",
+            )?;
+            for q in queued {
+                insert.execute(params![run, q.url, q.depth, q.found_on, q.hops, q.kind])?;
+            }
+            if let Some(url) = done {
+                tx.execute(
+                    "UPDATE frontier SET done = 1 WHERE run_id = ?1 AND url = ?2",
+                    params![run, url],
+                )?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Records a URL that was not read, and marks it done in the frontier.
+    pub fn record_problem(&self, run: i64, p: &Problem) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.execute(
+            "INSERT INTO problems (run_id, url, found_on, department, kind, code, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             ON CONFLICT (run_id, url) DO UPDATE SET found_on = excluded.found_on, department = excluded.department,
+               kind = excluded.kind, code = excluded.code, detail = excluded.detail",
+            params![run, p.url.as_str(), p.found_on.as_ref().map(Url::as_str), p.department.0, kind_str(p.kind), p.code, p.detail],
+        )?;
+        tx.execute(
+            "INSERT INTO frontier (run_id, url, depth, found_on, hops, kind, done) VALUES (?1, ?2, 0, ?3, 0, 'page', 1)
+             ON CONFLICT (run_id, url) DO UPDATE SET done = 1",
+            params![run, p.url.as_str(), p.found_on.as_ref().map(Url::as_str)],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The validators stored for a URL, for a conditional request.
+    pub fn validators(&self, url: &str) -> Result<Option<Validators>, StoreError> {
+        let conn = self.conn();
+        let v = conn
+            .query_row(
+                "SELECT etag, last_modified FROM resources WHERE url = ?1 AND content_hash IS NOT NULL
+                   AND content_hash IN (SELECT content_hash FROM extractions)",
+                [url],
+                |r| {
+                    Ok(Validators {
+                        etag: r.get(0)?,
+                        last_modified: r.get(1)?,
+                    })
+                },
+            )
+            .optional()?;
+        Ok(v.filter(|v| v.etag.is_some() || v.last_modified.is_some()))
+    }
+
+    /// The stored extraction of a body with this hash.
+    pub fn extraction(&self, content_hash: &str) -> Result<Option<Document>, StoreError> {
+        let conn = self.conn();
+        let json: Option<String> = conn
+            .query_row(
+                "SELECT document FROM extractions WHERE content_hash = ?1",
+                [content_hash],
+                |r| r.get(0),
+            )
+            .optional()?;
+        json.map(|j| {
+            serde_json::from_str(&j)
+                .map_err(|e| StoreError::Corrupt(format!("extraction {content_hash}: {e}")))
+        })
+        .transpose()
+    }
+
+    /// The content hash last stored for a URL (for a 304).
+    pub fn stored_hash(&self, url: &str) -> Result<Option<String>, StoreError> {
+        let conn = self.conn();
+        Ok(conn
+            .query_row(
+                "SELECT content_hash FROM resources WHERE url = ?1",
+                [url],
+                |r| r.get::<_, Option<String>>(0),
+            )
+            .optional()?
+            .flatten())
+    }
+
+    /// Records a page read in a run, its resource row, a new extraction if any, and its
+    /// findings, in one transaction. Idempotent: recording the same page again (after a
+    /// resume) replaces, never duplicates.
+    pub fn record_page(
+        &self,
+        run: i64,
+        day: NaiveDate,
+        rec: &PageRecord<'_>,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let url = rec.page.url.as_str();
+        if let Some(doc) = rec.document {
+            let json =
+                serde_json::to_string(doc).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            tx.execute(
+                "INSERT INTO extractions (content_hash, document) VALUES (?1, ?2) ON CONFLICT (content_hash) DO NOTHING",
+                params![rec.content_hash, json],
+            )?;
+        }
+        tx.execute(
+            "INSERT INTO resources (url, department, http_status, etag, last_modified, content_hash, last_run)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             ON CONFLICT (url) DO UPDATE SET department = excluded.department, http_status = excluded.http_status,
+               etag = COALESCE(excluded.etag, resources.etag),
+               last_modified = COALESCE(excluded.last_modified, resources.last_modified),
+               content_hash = excluded.content_hash, last_run = excluded.last_run",
+            params![url, rec.page.department.0, rec.http_status, rec.validators.etag, rec.validators.last_modified, rec.content_hash, run],
+        )?;
+        tx.execute(
+            "INSERT INTO pages (run_id, url, department, title, depth) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (run_id, url) DO UPDATE SET department = excluded.department, title = excluded.title, depth = excluded.depth",
+            params![run, url, rec.page.department.0, rec.page.title, rec.page.depth],
+        )?;
+        let day = day.format("%Y-%m-%d").to_string();
+        for f in rec.findings {
+            tx.execute(
+                "INSERT INTO findings (fingerprint, department, email, page, first_run, first_seen, last_run, last_seen)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?5, ?6)
+                 ON CONFLICT (fingerprint) DO UPDATE SET last_run = excluded.last_run, last_seen = excluded.last_seen",
+                params![f.fingerprint, f.department.0, f.email.to_string(), f.page.as_str(), run, day],
+            )?;
+            tx.execute(
+                "INSERT INTO occurrences (run_id, fingerprint, class, severity, rule, page_title, form, raw, context, occurrences, verified)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 1)
+                 ON CONFLICT (run_id, fingerprint) DO UPDATE SET class = excluded.class, severity = excluded.severity,
+                   rule = excluded.rule, page_title = excluded.page_title, form = excluded.form, raw = excluded.raw,
+                   context = excluded.context, occurrences = excluded.occurrences, verified = 1",
+                params![run, f.fingerprint, f.class.as_str(), f.severity.as_str(), f.rule, f.page_title, f.form.as_str(), f.raw, f.context, f.occurrences],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn previous_completed(conn: &Connection, run: i64) -> Result<Option<i64>, StoreError> {
+        let profile: String =
+            conn.query_row("SELECT profile FROM runs WHERE id = ?1", [run], |r| {
+                r.get(0)
+            })?;
+        Ok(conn
+            .query_row(
+                "SELECT id FROM runs WHERE id < ?1 AND profile = ?2 AND completed = 1 ORDER BY id DESC LIMIT 1",
+                params![run, profile],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Ends a run: findings of the previous completed run whose page could not be checked
+    /// this time (it failed with something other than 404/410, or was skipped by a limit, or
+    /// the run is incomplete) are carried over as unverified instead of counting as resolved.
+    pub fn finish_run(
+        &self,
+        run: i64,
+        finished: DateTime<Local>,
+        completed: bool,
+        interrupted: bool,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let previous = Self::previous_completed(&conn, run)?;
+        let tx = conn.transaction()?;
+        if let Some(prev) = previous {
+            let unverified_pages = if completed {
+                "SELECT url FROM problems WHERE run_id = ?1 AND code NOT IN ('http-404', 'http-410')"
+            } else {
+                // An incomplete run cannot tell "gone" from "not reached": nothing resolves.
+                "SELECT f.page FROM findings f"
+            };
+            tx.execute(
+                &format!(
+                    "INSERT INTO occurrences (run_id, fingerprint, class, severity, rule, page_title, form, raw, context, occurrences, verified)
+                     SELECT ?1, o.fingerprint, o.class, o.severity, o.rule, o.page_title, o.form, o.raw, o.context, o.occurrences, 0
+                     FROM occurrences o JOIN findings f ON f.fingerprint = o.fingerprint
+                     WHERE o.run_id = ?2
+                       AND o.fingerprint NOT IN (SELECT fingerprint FROM occurrences WHERE run_id = ?1)
+                       AND f.page NOT IN (SELECT url FROM pages WHERE run_id = ?1)
+                       AND f.page IN ({unverified_pages})"
+                ),
+                params![run, prev],
+            )?;
+        }
+        let count = |table: &str| -> Result<i64, rusqlite::Error> {
+            tx.query_row(
+                &format!("SELECT COUNT(*) FROM {table} WHERE run_id = ?1"),
+                [run],
+                |r| r.get(0),
+            )
+        };
+        let (pages, findings, problems) =
+            (count("pages")?, count("occurrences")?, count("problems")?);
+        tx.execute(
+            "UPDATE runs SET finished = ?2, completed = ?3, interrupted = ?4, pages = ?5, findings = ?6, problems = ?7 WHERE id = ?1",
+            params![run, finished.to_rfc3339(), completed, interrupted, pages, findings, problems],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// How many pages a run has read so far.
+    pub fn pages_read(&self, run: i64) -> Result<u32, StoreError> {
+        let n: i64 =
+            self.conn()
+                .query_row("SELECT COUNT(*) FROM pages WHERE run_id = ?1", [run], |r| {
+                    r.get(0)
+                })?;
+        Ok(u32::try_from(n).unwrap_or(u32::MAX))
+    }
+
+    /// Records where a run's reports were written.
+    pub fn set_report_dir(&self, run: i64, dir: &Path) -> Result<(), StoreError> {
+        self.conn().execute(
+            "UPDATE runs SET report_dir = ?2 WHERE id = ?1",
+            params![run, dir.to_string_lossy()],
+        )?;
+        Ok(())
+    }
+
+    fn rows(conn: &Connection, run: i64) -> Result<Vec<Row>, StoreError> {
+        let mut stmt = conn.prepare_cached(ROW_SQL)?;
+        let rows = stmt.query_map([run], |r| {
+            Ok(Row {
+                fingerprint: r.get(0)?,
+                department: r.get(1)?,
+                email: r.get(2)?,
+                page: r.get(3)?,
+                first_seen: r.get(4)?,
+                last_seen: r.get(5)?,
+                class: r.get(6)?,
+                severity: r.get(7)?,
+                rule: r.get(8)?,
+                page_title: r.get(9)?,
+                form: r.get(10)?,
+                raw: r.get(11)?,
+                context: r.get(12)?,
+                occurrences: r.get(13)?,
+                verified: r.get(14)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Everything a run holds, with statuses against `previous` (by default the previous
+    /// completed run of the same profile).
+    pub fn load_run(
+        &self,
+        run: i64,
+        previous: Option<Option<i64>>,
+    ) -> Result<LoadedRun, StoreError> {
+        let conn = self.conn();
+        let previous = match previous {
+            Some(p) => p,
+            None => Self::previous_completed(&conn, run)?,
+        };
+        let before: BTreeMap<String, Row> = match previous {
+            Some(p) => Self::rows(&conn, p)?
+                .into_iter()
+                .map(|r| (r.fingerprint.clone(), r))
+                .collect(),
+            None => BTreeMap::new(),
+        };
+        let now = Self::rows(&conn, run)?;
+        let present: BTreeSet<String> = now.iter().map(|r| r.fingerprint.clone()).collect();
+        let mut findings = Vec::with_capacity(now.len());
+        for r in now {
+            let status = if before.contains_key(&r.fingerprint) {
+                Status::StillPresent
+            } else {
+                Status::New
+            };
+            findings.push(r.into_finding(status)?);
+        }
+        let mut resolved = Vec::new();
+        for (fp, r) in before {
+            if !present.contains(&fp) {
+                resolved.push(r.into_finding(Status::Resolved)?);
+            }
+        }
+        let mut stmt =
+            conn.prepare("SELECT url, department, title, depth FROM pages WHERE run_id = ?1")?;
+        let pages = stmt
+            .query_map([run], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Option<String>>(2)?,
+                    r.get::<_, u16>(3)?,
+                ))
+            })?
+            .map(|row| {
+                let (url, dept, title, depth) = row?;
+                Ok(Page {
+                    url: parse_url(&url)?,
+                    department: DepartmentId(dept),
+                    title,
+                    depth,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let mut stmt = conn.prepare(
+            "SELECT url, found_on, department, kind, code, detail FROM problems WHERE run_id = ?1",
+        )?;
+        let problems = stmt
+            .query_map([run], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, Option<String>>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, String>(4)?,
+                    r.get::<_, String>(5)?,
+                ))
+            })?
+            .map(|row| {
+                let (url, found_on, dept, kind, code, detail) = row?;
+                Ok(Problem {
+                    url: parse_url(&url)?,
+                    found_on: found_on.as_deref().map(parse_url).transpose()?,
+                    department: DepartmentId(dept),
+                    kind: if kind == "failed" {
+                        ProblemKind::Failed
+                    } else {
+                        ProblemKind::Skipped
+                    },
+                    code,
+                    detail,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok(LoadedRun {
+            previous,
+            pages,
+            findings,
+            resolved,
+            problems,
+        })
+    }
+
+    /// Deletes runs that started before `cutoff`, except the latest completed run of each
+    /// profile (statuses are computed against it). Findings still open keep their rows and
+    /// their first-seen dates; stored pages and extractions no run refers to are dropped.
+    /// Returns the deleted run ids.
+    pub fn prune(&self, cutoff: DateTime<Local>) -> Result<Vec<RunInfo>, StoreError> {
+        let runs = self.runs()?;
+        let keep: BTreeSet<i64> = runs
+            .iter()
+            .filter(|r| r.completed)
+            .fold(BTreeMap::new(), |mut m, r| {
+                m.insert(r.profile.clone(), r.id);
+                m
+            })
+            .into_values()
+            .chain(runs.last().map(|r| r.id))
+            .collect();
+        let doomed: Vec<RunInfo> = runs
+            .into_iter()
+            .filter(|r| !keep.contains(&r.id))
+            .filter(|r| DateTime::parse_from_rfc3339(&r.started).is_ok_and(|s| s < cutoff))
+            .collect();
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        for r in &doomed {
+            for table in ["frontier", "pages", "occurrences", "problems"] {
+                tx.execute(&format!("DELETE FROM {table} WHERE run_id = ?1"), [r.id])?;
+            }
+            tx.execute("DELETE FROM runs WHERE id = ?1", [r.id])?;
+        }
+        tx.execute(
+            "DELETE FROM findings WHERE fingerprint NOT IN (SELECT fingerprint FROM occurrences)",
+            [],
+        )?;
+        tx.execute(
+            "DELETE FROM resources WHERE last_run NOT IN (SELECT id FROM runs)",
+            [],
+        )?;
+        tx.execute("DELETE FROM extractions WHERE content_hash NOT IN (SELECT content_hash FROM resources WHERE content_hash IS NOT NULL)", [])?;
+        tx.commit()?;
+        Ok(doomed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schema_versions_and_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.sqlite");
+        let store = Store::open(&path).unwrap();
+        // A second open while the first holds the lock names the holder.
+        match Store::open(&path) {
+            Err(StoreError::Locked { pid, .. }) => assert_eq!(pid, std::process::id().to_string()),
+            other => panic!("{other:?}"),
+        }
+        drop(store);
+        // A database from the future is refused.
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute(
+                "UPDATE meta SET value = '99' WHERE key = 'schema_version'",
+                [],
+            )
+            .unwrap();
+        }
+        assert!(matches!(
+            Store::open(&path),
+            Err(StoreError::TooNew { found: 99, .. })
+        ));
+    }
+
+    #[test]
+    fn older_database_is_upgraded() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.sqlite");
+        {
+            // A database with no schema at all counts as version 0.
+            Connection::open(&path)
+                .unwrap()
+                .execute_batch("CREATE TABLE unrelated (x)")
+                .unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        let v: String = store
+            .conn()
+            .query_row(
+                "SELECT value FROM meta WHERE key='schema_version'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(v, schema::VERSION.to_string());
+    }
+
+    #[test]
+    fn fingerprint_ignores_everything_but_where() {
+        let d = DepartmentId("教务处".into());
+        let e = Email::parse("a@qq.com").unwrap();
+        let u = Url::parse("http://x.edu.cn/a.html").unwrap();
+        assert_eq!(fingerprint(&d, &e, &u), fingerprint(&d, &e, &u));
+        assert_ne!(
+            fingerprint(&d, &e, &u),
+            fingerprint(&DepartmentId("x".into()), &e, &u)
+        );
+        assert_eq!(fingerprint(&d, &e, &u).len(), 32);
+    }
+}
