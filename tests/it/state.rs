@@ -316,3 +316,141 @@ async fn second_scan_on_the_same_state_is_refused_and_resume_needs_a_run() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no interrupted scan"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_stops_cleanly_and_says_how_to_resume() {
+    let server = support::server().await;
+    let out = tempfile::tempdir().unwrap();
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("mailpatrol"));
+    cmd.args(["scan", "--no-progress", "--profile"])
+        .arg(support::profile_path())
+        .arg("--out")
+        .arg(out.path())
+        .args(["--delay-ms", "60", "--per-host-concurrency", "1"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    for e in server.resolve_entries() {
+        cmd.args(["--resolve", &e]);
+    }
+    let child = cmd.spawn().unwrap();
+    let pid = child.id().to_string();
+    let output = tokio::task::spawn_blocking(move || {
+        std::thread::sleep(Duration::from_millis(400));
+        let sent = std::process::Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        child.wait_with_output().unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--resume"), "{stderr}");
+    // Partial reports were written, marked incomplete.
+    let dir = run_dirs(out.path()).pop().unwrap();
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("findings.json")).unwrap()).unwrap();
+    assert_eq!(json["complete"], serde_json::Value::Bool(false));
+
+    let entries = server.resolve_entries();
+    let path = out.path().to_path_buf();
+    let code = tokio::task::spawn_blocking(move || scan_process(&entries, &path, true, None))
+        .await
+        .unwrap();
+    assert_eq!(code, Some(0));
+    assert_eq!(findings_of(out.path()).len(), 15);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn diff_prune_and_schedule_commands() {
+    let server = support::server().await;
+    let out = tempfile::tempdir().unwrap();
+    for _ in 0..2 {
+        let entries = server.resolve_entries();
+        let path = out.path().to_path_buf();
+        let code = tokio::task::spawn_blocking(move || scan_process(&entries, &path, false, None))
+            .await
+            .unwrap();
+        assert_eq!(code, Some(0));
+        // The second run will not find the news page.
+        server.remove_file(WWW, "/news.html");
+    }
+    let bin = || assert_cmd::Command::cargo_bin("mailpatrol").unwrap();
+    let out_dir = out.path().to_str().unwrap();
+    let diff = bin().args(["diff", "--out", out_dir]).output().unwrap();
+    assert_eq!(
+        diff.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&diff.stderr)
+    );
+    let md = String::from_utf8_lossy(&diff.stdout);
+    assert!(md.contains("# Changes from run 1"), "{md}");
+    assert!(md.contains("New: 0, resolved: 2"), "{md}");
+    assert!(
+        md.contains("partner@allowed-partner.com") && md.contains("editor@expired-partner.com"),
+        "{md}"
+    );
+    let json_file = out.path().join("changes.json");
+    let diff = bin()
+        .args([
+            "diff", "--out", out_dir, "--from", "1", "--to", "2", "--format", "json", "--output",
+        ])
+        .arg(&json_file)
+        .output()
+        .unwrap();
+    assert_eq!(diff.status.code(), Some(0));
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&json_file).unwrap()).unwrap();
+    assert_eq!(json["resolved"].as_array().map(Vec::len), Some(2));
+    assert_eq!(
+        bin()
+            .args(["diff", "--out", out_dir, "--to", "9"])
+            .output()
+            .unwrap()
+            .status
+            .code(),
+        Some(2)
+    );
+
+    // Nothing is old enough to prune with the default 100 days.
+    let prune = bin().args(["prune", "--out", out_dir]).output().unwrap();
+    assert_eq!(prune.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&prune.stdout).contains("Removed 0 runs and 0 report folders"));
+    // An old report folder goes; the runs' own folders and the latest run stay.
+    std::fs::create_dir(out.path().join("2020-01-06")).unwrap();
+    let prune = bin()
+        .args(["prune", "--out", out_dir, "--keep-days", "100"])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&prune.stdout).contains("and 1 report folders"),
+        "{}",
+        String::from_utf8_lossy(&prune.stdout)
+    );
+    assert!(!out.path().join("2020-01-06").exists());
+    assert_eq!(run_dirs(out.path()).len(), 2);
+
+    for (kind, needle) in [("systemd", "OnCalendar="), ("cron", "0 2 * * 1 ")] {
+        let s = bin()
+            .args(["schedule", "--print", kind, "--out", out_dir, "--profile"])
+            .arg(support::profile_path())
+            .output()
+            .unwrap();
+        assert_eq!(s.status.code(), Some(0));
+        let text = String::from_utf8_lossy(&s.stdout);
+        assert!(text.contains(needle), "{text}");
+        assert!(
+            text.contains(
+                &support::profile_path()
+                    .canonicalize()
+                    .unwrap()
+                    .display()
+                    .to_string()
+            ),
+            "{text}"
+        );
+    }
+}
