@@ -50,7 +50,7 @@ for h in hosts:
     for n, p in enumerate(paths[h]):
         links = rnd.sample(paths[h], min(12, len(paths[h])))
         nav = "".join(f'<li><a href="{l}">新闻 {l}</a></li>' for l in links)
-        nav += "".join(f'<li><a href="http://{o}/">{o}</a></li>' for o in hosts[:5])
+        nav += "".join(f'<li><a href="http://{o}/">{o}</a></li>' for o in hosts)
         if n < docs_per_host:
             nav += f'<li><a href="/files/notice{n}.txt">附件 notice{n}.txt</a></li>'
         body = "".join(

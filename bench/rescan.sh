@@ -18,6 +18,8 @@ cargo build --release -q
 BIN=${CARGO_TARGET_DIR:-target}/release/mailpatrol
 
 python3 bench/gen_site.py "$WORK/site" --pages "$PAGES" --docs "$DOCS"
+# nginx workers run unprivileged: let them read the site.
+chmod -R a+rX "$WORK"
 {
   echo "worker_processes 2; pid $WORK/nginx.pid; error_log $WORK/error.log;"
   echo "events { worker_connections 1024; }"

@@ -153,16 +153,14 @@ impl Collector {
         };
         tracing::debug!(url = %url, addresses = findings.len(), links = doc.links.len(), "read");
         let rec = PageRecord {
-            page: &page,
+            page,
             http_status: status,
-            validators,
-            content_hash: hash,
-            document: new_doc.then_some(doc),
-            findings: &findings,
+            validators: validators.clone(),
+            content_hash: hash.to_string(),
+            document: new_doc.then(|| doc.clone()),
+            findings,
         };
-        if let Err(e) = self.store.record_page(self.run, self.day, &rec) {
-            self.fail(e);
-        }
+        self.store.record_page(self.run, self.day, rec);
     }
 }
 
@@ -224,21 +222,15 @@ impl Visitor for Collector {
             code: miss.code,
             detail: miss.detail,
         };
-        if let Err(e) = self.store.record_problem(self.run, &problem) {
-            self.fail(e);
-        }
+        self.store.record_problem(self.run, &problem);
     }
 
     fn frontier(&self, queued: &[FrontierEntry], done: Option<&Url>) {
         if queued.is_empty() && done.is_none() {
             return;
         }
-        if let Err(e) = self
-            .store
-            .record_frontier(self.run, queued, done.map(Url::as_str))
-        {
-            self.fail(e);
-        }
+        self.store
+            .record_frontier(self.run, queued, done.map(Url::as_str));
     }
 
     fn progress(&self, progress: Progress) {
@@ -313,8 +305,11 @@ pub async fn scan(
         seeds.extend(d.prefixes.iter().filter_map(|p| Url::parse(p).ok()));
     }
     let visitor: Arc<dyn Visitor> = collector.clone();
+    let clock = std::time::Instant::now();
     let outcome = crawler.run(&seeds, &visitor, stop, resume.clone()).await;
+    tracing::info!(elapsed = ?clock.elapsed(), pages = outcome.pages, "crawl finished");
     drop(visitor);
+    store.flush()?;
     if let Some(e) = collector
         .failure
         .lock()
@@ -323,13 +318,17 @@ pub async fn scan(
     {
         return Err(e.into());
     }
+    let clock = std::time::Instant::now();
     store.finish_run(run, Local::now(), outcome.complete, outcome.interrupted)?;
+    tracing::info!(elapsed = ?clock.elapsed(), "run finished");
     let counters = RunCounters {
         extracted: collector.extracted.load(Ordering::Relaxed),
         reused: collector.reused.load(Ordering::Relaxed),
         not_modified: outcome.not_modified,
     };
+    let clock = std::time::Instant::now();
     let run = load(&store, run, &profile.name, &attributor, counters, started)?;
+    tracing::info!(elapsed = ?clock.elapsed(), "run loaded");
     Ok(ScanResult {
         run,
         outcome,

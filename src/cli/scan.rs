@@ -323,6 +323,7 @@ async fn execute(
     };
     let run = &result.run;
     let dir = report::run_dir(&out.out, run);
+    let clock = std::time::Instant::now();
     let written = match report::write_all(run, &dir, lang) {
         Ok(w) => w,
         Err(e) => {
@@ -330,6 +331,7 @@ async fn execute(
             return Exit::Runtime;
         }
     };
+    tracing::info!(elapsed = ?clock.elapsed(), "reports written");
     if let Err(e) = store.set_report_dir(run.id, &written.dir) {
         report_error(&e);
     }

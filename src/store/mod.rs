@@ -10,6 +10,7 @@
 
 pub mod diff;
 mod schema;
+mod writer;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
@@ -21,6 +22,7 @@ use chrono::{DateTime, Local, NaiveDate};
 use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
 use url::Url;
+use writer::{Op, Writer};
 
 pub use crate::model::FrontierEntry;
 use crate::model::{
@@ -61,6 +63,9 @@ pub enum StoreError {
         /// Version supported.
         supported: i64,
     },
+    /// A queued write failed (reported when the writes are flushed).
+    #[error("state database write failed: {0}")]
+    Write(String),
     /// Stored data could not be decoded.
     #[error("state database holds unreadable data: {0}")]
     Corrupt(String),
@@ -87,19 +92,19 @@ pub struct RunInfo {
 
 /// What a page produced, for [`Store::record_page`].
 #[derive(Debug, Clone)]
-pub struct PageRecord<'a> {
+pub struct PageRecord {
     /// The page.
-    pub page: &'a Page,
+    pub page: Page,
     /// HTTP status (200, or 304 when reused).
     pub http_status: u16,
     /// Validators from the response.
-    pub validators: &'a Validators,
+    pub validators: Validators,
     /// Hash of the body.
-    pub content_hash: &'a str,
+    pub content_hash: String,
     /// A new extraction to store under the hash (`None` when it was reused).
-    pub document: Option<&'a Document>,
+    pub document: Option<Document>,
     /// The findings on the page.
-    pub findings: &'a [Finding],
+    pub findings: Vec<Finding>,
 }
 
 /// The stable fingerprint of a finding: department, address, page. Dates and positions are
@@ -130,9 +135,22 @@ fn hex(bytes: &[u8]) -> String {
         })
 }
 
+/// Connection settings. WAL with NORMAL sync: each committed transaction survives a killed
+/// process; a power loss may lose the last few, which a resume simply redoes. A 16 MiB page
+/// cache per connection: perf showed read() syscalls on the database file in a re-scan.
+fn tune(conn: &Connection) -> Result<(), rusqlite::Error> {
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "cache_size", -16 * 1024)?;
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+}
+
 /// The open, locked state database.
 pub struct Store {
+    /// Reads, and the few writes that start or end a run (after a flush).
     conn: Mutex<Connection>,
+    /// Everything written while a scan runs.
+    writer: Writer,
     path: PathBuf,
     _lock: File,
 }
@@ -152,7 +170,7 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
     }
 }
 
-fn kind_str(k: ProblemKind) -> &'static str {
+pub(crate) fn kind_str(k: ProblemKind) -> &'static str {
     match k {
         ProblemKind::Skipped => "skipped",
         ProblemKind::Failed => "failed",
@@ -268,14 +286,14 @@ impl Store {
         lock.set_len(0).map_err(io(&lock_path))?;
         write!(lock, "{}", std::process::id()).map_err(io(&lock_path))?;
         let mut conn = Connection::open(path)?;
-        // WAL with NORMAL sync: each committed transaction survives a killed process; a
-        // power loss may lose the last few, which a resume simply redoes.
         conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        tune(&conn)?;
         schema::migrate(&mut conn)?;
+        let write_conn = Connection::open(path)?;
+        tune(&write_conn)?;
         Ok(Store {
             conn: Mutex::new(conn),
+            writer: Writer::start(write_conn),
             path: path.to_path_buf(),
             _lock: lock,
         })
@@ -334,6 +352,7 @@ impl Store {
 
     /// The frontier of a run: every URL it has seen, and those still to do.
     pub fn frontier(&self, run: i64) -> Result<(Vec<String>, Vec<FrontierEntry>), StoreError> {
+        self.flush()?;
         let conn = self.conn();
         let mut stmt = conn.prepare("SELECT url, depth, found_on, hops, kind, done FROM frontier WHERE run_id = ?1 ORDER BY rowid")?;
         let mut seen = Vec::new();
@@ -360,52 +379,35 @@ impl Store {
         Ok((seen, pending))
     }
 
-    /// Records frontier changes in one transaction: new entries, and one URL finished (its
-    /// links are among the new entries, so a kill between the two cannot lose them).
-    pub fn record_frontier(
-        &self,
-        run: i64,
-        queued: &[FrontierEntry],
-        done: Option<&str>,
-    ) -> Result<(), StoreError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
-        {
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO frontier (run_id, url, depth, found_on, hops, kind) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                 ON CONFLICT (run_id, url) DO NOTHING",
-            )?;
-            for q in queued {
-                insert.execute(params![run, q.url, q.depth, q.found_on, q.hops, q.kind])?;
-            }
-            if let Some(url) = done {
-                tx.execute(
-                    "UPDATE frontier SET done = 1 WHERE run_id = ?1 AND url = ?2",
-                    params![run, url],
-                )?;
-            }
-        }
-        tx.commit()?;
-        Ok(())
+    /// Records frontier changes: new entries, and one URL finished. Writes are queued to
+    /// the writer thread, which commits them in order, in batches; the links of a page and
+    /// its "done" mark arrive in one call, so no commit can hold one without the other.
+    pub fn record_frontier(&self, run: i64, queued: &[FrontierEntry], done: Option<&str>) {
+        self.writer.send(Op::Frontier {
+            run,
+            queued: queued.to_vec(),
+            done: done.map(str::to_string),
+        });
     }
 
     /// Records a URL that was not read, and marks it done in the frontier.
-    pub fn record_problem(&self, run: i64, p: &Problem) -> Result<(), StoreError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
-        tx.execute(
-            "INSERT INTO problems (run_id, url, found_on, department, kind, code, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-             ON CONFLICT (run_id, url) DO UPDATE SET found_on = excluded.found_on, department = excluded.department,
-               kind = excluded.kind, code = excluded.code, detail = excluded.detail",
-            params![run, p.url.as_str(), p.found_on.as_ref().map(Url::as_str), p.department.0, kind_str(p.kind), p.code, p.detail],
-        )?;
-        tx.execute(
-            "INSERT INTO frontier (run_id, url, depth, found_on, hops, kind, done) VALUES (?1, ?2, 0, ?3, 0, 'page', 1)
-             ON CONFLICT (run_id, url) DO UPDATE SET done = 1",
-            params![run, p.url.as_str(), p.found_on.as_ref().map(Url::as_str)],
-        )?;
-        tx.commit()?;
-        Ok(())
+    pub fn record_problem(&self, run: i64, problem: &Problem) {
+        self.writer.send(Op::Problem {
+            run,
+            problem: Box::new(problem.clone()),
+        });
+    }
+
+    /// Records a page read in a run: its resource row, a new extraction if any, and its
+    /// findings. Idempotent: recording the same page again (after a resume) replaces, never
+    /// duplicates.
+    pub fn record_page(&self, run: i64, day: NaiveDate, record: PageRecord) {
+        self.writer.send(Op::Page(Box::new((run, day, record))));
+    }
+
+    /// Waits until every queued write is committed; returns the first write error, if any.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.writer.flush()
     }
 
     /// The validators stored for a URL, for a conditional request.
@@ -457,61 +459,6 @@ impl Store {
             .flatten())
     }
 
-    /// Records a page read in a run, its resource row, a new extraction if any, and its
-    /// findings, in one transaction. Idempotent: recording the same page again (after a
-    /// resume) replaces, never duplicates.
-    pub fn record_page(
-        &self,
-        run: i64,
-        day: NaiveDate,
-        rec: &PageRecord<'_>,
-    ) -> Result<(), StoreError> {
-        let mut conn = self.conn();
-        let tx = conn.transaction()?;
-        let url = rec.page.url.as_str();
-        if let Some(doc) = rec.document {
-            let json =
-                serde_json::to_string(doc).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            tx.execute(
-                "INSERT INTO extractions (content_hash, document) VALUES (?1, ?2) ON CONFLICT (content_hash) DO NOTHING",
-                params![rec.content_hash, json],
-            )?;
-        }
-        tx.execute(
-            "INSERT INTO resources (url, department, http_status, etag, last_modified, content_hash, last_run)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-             ON CONFLICT (url) DO UPDATE SET department = excluded.department, http_status = excluded.http_status,
-               etag = COALESCE(excluded.etag, resources.etag),
-               last_modified = COALESCE(excluded.last_modified, resources.last_modified),
-               content_hash = excluded.content_hash, last_run = excluded.last_run",
-            params![url, rec.page.department.0, rec.http_status, rec.validators.etag, rec.validators.last_modified, rec.content_hash, run],
-        )?;
-        tx.execute(
-            "INSERT INTO pages (run_id, url, department, title, depth) VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT (run_id, url) DO UPDATE SET department = excluded.department, title = excluded.title, depth = excluded.depth",
-            params![run, url, rec.page.department.0, rec.page.title, rec.page.depth],
-        )?;
-        let day = day.format("%Y-%m-%d").to_string();
-        for f in rec.findings {
-            tx.execute(
-                "INSERT INTO findings (fingerprint, department, email, page, first_run, first_seen, last_run, last_seen)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?5, ?6)
-                 ON CONFLICT (fingerprint) DO UPDATE SET last_run = excluded.last_run, last_seen = excluded.last_seen",
-                params![f.fingerprint, f.department.0, f.email.to_string(), f.page.as_str(), run, day],
-            )?;
-            tx.execute(
-                "INSERT INTO occurrences (run_id, fingerprint, class, severity, rule, page_title, form, raw, context, occurrences, verified)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 1)
-                 ON CONFLICT (run_id, fingerprint) DO UPDATE SET class = excluded.class, severity = excluded.severity,
-                   rule = excluded.rule, page_title = excluded.page_title, form = excluded.form, raw = excluded.raw,
-                   context = excluded.context, occurrences = excluded.occurrences, verified = 1",
-                params![run, f.fingerprint, f.class.as_str(), f.severity.as_str(), f.rule, f.page_title, f.form.as_str(), f.raw, f.context, f.occurrences],
-            )?;
-        }
-        tx.commit()?;
-        Ok(())
-    }
-
     fn previous_completed(conn: &Connection, run: i64) -> Result<Option<i64>, StoreError> {
         let profile: String =
             conn.query_row("SELECT profile FROM runs WHERE id = ?1", [run], |r| {
@@ -536,6 +483,7 @@ impl Store {
         completed: bool,
         interrupted: bool,
     ) -> Result<(), StoreError> {
+        self.flush()?;
         let mut conn = self.conn();
         let previous = Self::previous_completed(&conn, run)?;
         let tx = conn.transaction()?;
@@ -578,6 +526,7 @@ impl Store {
 
     /// How many pages a run has read so far.
     pub fn pages_read(&self, run: i64) -> Result<u32, StoreError> {
+        self.flush()?;
         let n: i64 =
             self.conn()
                 .query_row("SELECT COUNT(*) FROM pages WHERE run_id = ?1", [run], |r| {
@@ -626,6 +575,7 @@ impl Store {
         run: i64,
         previous: Option<Option<i64>>,
     ) -> Result<LoadedRun, StoreError> {
+        self.flush()?;
         let conn = self.conn();
         let previous = match previous {
             Some(p) => p,
@@ -720,6 +670,7 @@ impl Store {
     /// their first-seen dates; stored pages and extractions no run refers to are dropped.
     /// Returns the deleted run ids.
     pub fn prune(&self, cutoff: DateTime<Local>) -> Result<Vec<RunInfo>, StoreError> {
+        self.flush()?;
         let runs = self.runs()?;
         let keep: BTreeSet<i64> = runs
             .iter()
