@@ -43,6 +43,14 @@ pub enum ScanError {
         /// The state database.
         state: std::path::PathBuf,
     },
+    /// The folder given to `files` cannot be read.
+    #[error("cannot scan {}: {reason}", path.display())]
+    Folder {
+        /// The folder.
+        path: std::path::PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
     /// A `--resolve` entry is not `HOST:PORT:ADDR`.
     #[error(
         "bad --resolve entry {entry:?}: {reason} (expected HOST:PORT:ADDR, e.g. www.example.edu.cn:80:127.0.0.1)"

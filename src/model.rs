@@ -153,6 +153,10 @@ pub struct EmailCandidate {
     pub form: Form,
     /// A short snippet of the surrounding text, on one line.
     pub context: String,
+    /// Where inside a document (`page 3`, `sheet 名单!B4`, `archive a.zip › page 1`);
+    /// `None` on web pages.
+    #[serde(default)]
+    pub location: Option<String>,
 }
 
 /// What extraction made of one fetched body. Stored per content hash, so an unchanged
@@ -165,6 +169,25 @@ pub struct Document {
     pub links: Vec<Url>,
     /// Every address occurrence, in document order.
     pub emails: Vec<EmailCandidate>,
+    /// What could not be read (a document's encrypted part, a page without a text layer).
+    #[serde(default)]
+    pub problems: Vec<ReadProblem>,
+    /// True for a document (PDF, Office file, archive), which belongs to the department of
+    /// the page that links it; false for a web page.
+    #[serde(default)]
+    pub attachment: bool,
+}
+
+/// A part of a body that could not be read; the rest of it was.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadProblem {
+    /// Skipped by design (`needs-ocr`, `unsupported`, `too-large`) or failed.
+    pub skipped: bool,
+    /// Stable code: `encrypted`, `corrupt`, `unsupported`, `needs-ocr`, `too-large`, `bomb`,
+    /// `timeout`, `panic`.
+    pub code: String,
+    /// For people, with the location inside the document.
+    pub detail: String,
 }
 
 /// The class of an address, decided by `classify`. The order of the variants is the order in
@@ -436,6 +459,8 @@ pub struct Finding {
     pub context: String,
     /// How many times it occurs on the page.
     pub occurrences: u32,
+    /// Where inside a document it was found (first occurrence), e.g. `page 2`.
+    pub location: Option<String>,
 }
 
 /// Per-department counts for the summary.

@@ -30,8 +30,11 @@ pub struct CrawlSettings {
     pub max_pages: u32,
     /// Links followed at most from a seed.
     pub max_depth: u16,
-    /// Bytes read at most from one response; larger ones are skipped and listed.
+    /// Bytes read at most from one web page; larger ones are skipped and listed.
     pub max_bytes: u64,
+    /// Bytes read at most from one document (PDF, Office file, archive); larger ones are
+    /// skipped and listed.
+    pub max_document_bytes: u64,
     /// Seconds for one whole request, body included.
     pub timeout_secs: u64,
     /// Seconds to establish a connection.
@@ -72,6 +75,7 @@ impl Default for CrawlSettings {
             max_pages: 5_000,
             max_depth: 10,
             max_bytes: 10 * 1024 * 1024,
+            max_document_bytes: 64 * 1024 * 1024,
             timeout_secs: 30,
             connect_timeout_secs: 10,
             retries: 2,
@@ -87,6 +91,60 @@ impl Default for CrawlSettings {
             max_redirects: 10,
             max_url_len: 2_048,
             max_sitemap_urls: 50_000,
+        }
+    }
+}
+
+/// Bounds on reading one document (PDF, Office file, archive). A document that crosses one
+/// is listed in `errors.csv` with the reason; the scan goes on.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct DocumentSettings {
+    /// Bytes decompressed at most from all archive entries and XML parts of one document.
+    pub max_total_uncompressed: u64,
+    /// Entries read at most from one archive.
+    pub max_entries: usize,
+    /// Archives nested at most this deep are opened.
+    pub max_depth: usize,
+    /// Highest compression ratio accepted for an archive entry (a zip bomb has thousands).
+    pub max_ratio: u64,
+    /// PDF pages or slides read at most per document.
+    pub max_pages: usize,
+    /// Text kept at most per document, in bytes.
+    pub max_text_bytes: usize,
+    /// Seconds one document may take.
+    pub time_budget_secs: u64,
+}
+
+impl Default for DocumentSettings {
+    fn default() -> Self {
+        let l = crate::extract::documents::Limits::default();
+        DocumentSettings {
+            max_total_uncompressed: l.max_total_uncompressed,
+            max_entries: l.max_entries,
+            max_depth: l.max_depth,
+            max_ratio: l.max_ratio,
+            max_pages: l.max_pages,
+            max_text_bytes: l.max_text_bytes,
+            time_budget_secs: l.time_budget.as_secs(),
+        }
+    }
+}
+
+impl DocumentSettings {
+    /// The extractor's limits for documents of at most `max_bytes`.
+    #[must_use]
+    pub fn limits(&self, max_bytes: u64) -> crate::extract::documents::Limits {
+        crate::extract::documents::Limits {
+            max_bytes,
+            max_total_uncompressed: self.max_total_uncompressed,
+            max_entries: self.max_entries,
+            max_depth: self.max_depth,
+            max_ratio: self.max_ratio,
+            max_pages: self.max_pages,
+            max_text_bytes: self.max_text_bytes,
+            time_budget: std::time::Duration::from_secs(self.time_budget_secs),
+            ..crate::extract::documents::Limits::default()
         }
     }
 }
@@ -108,6 +166,8 @@ struct RawProfile {
     scope: RawScope,
     #[serde(default)]
     crawl: CrawlSettings,
+    #[serde(default)]
+    documents: DocumentSettings,
     #[serde(default)]
     severity: BTreeMap<Class, Severity>,
     #[serde(default)]
@@ -148,6 +208,8 @@ struct RawDepartment {
     prefixes: Vec<Spanned<String>>,
     #[serde(default)]
     contacts: Vec<Spanned<String>>,
+    #[serde(default)]
+    folders: Vec<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -179,6 +241,8 @@ pub struct DepartmentRule {
     pub prefixes: Vec<String>,
     /// Who receives its report.
     pub contacts: Vec<Email>,
+    /// Sub-folders of an upload folder (`mailpatrol files DIR`) that belong to it.
+    pub folders: Vec<String>,
 }
 
 /// What an allowlist entry matches.
@@ -224,6 +288,8 @@ pub struct Profile {
     pub exclude: Vec<Regex>,
     /// Crawl limits.
     pub crawl: CrawlSettings,
+    /// Document reading limits.
+    pub documents: DocumentSettings,
     /// Severity overrides per class.
     pub severity: BTreeMap<Class, Severity>,
     /// Configured departments.
@@ -436,6 +502,7 @@ impl Validator<'_> {
             extra_hosts,
             exclude,
             crawl: raw.crawl,
+            documents: raw.documents,
             severity: raw.severity,
             departments,
             allow,
@@ -474,10 +541,10 @@ impl Validator<'_> {
                 } else if !seen.insert(name.clone()) {
                     self.err(&d.name, format!("department {name:?} is listed twice"));
                 }
-                if d.hosts.is_empty() && d.prefixes.is_empty() {
+                if d.hosts.is_empty() && d.prefixes.is_empty() && d.folders.is_empty() {
                     self.err(
                         &d.name,
-                        format!("department {name:?} needs hosts = [..] or prefixes = [..] to own any page"),
+                        format!("department {name:?} needs hosts = [..], prefixes = [..] or folders = [..] to own anything"),
                     );
                 }
                 let hosts = self.domains("department host", &d.hosts);
@@ -503,6 +570,7 @@ impl Validator<'_> {
                     hosts,
                     prefixes,
                     contacts,
+                    folders: d.folders.iter().map(|f| f.get_ref().trim().to_string()).collect(),
                 }
             })
             .collect()

@@ -56,6 +56,8 @@ pub struct Cli {
 enum Command {
     /// Crawl an institution's sites and write the reports.
     Scan(scan::ScanArgs),
+    /// Scan a folder of uploaded notice documents (PDF, Office, OFD, archives, ...).
+    Files(scan::FilesArgs),
     /// Serve the bundled demo university on 127.0.0.1 and scan it end to end.
     Demo(scan::DemoArgs),
     /// Print the class of each address and the rule that decided it.
@@ -75,6 +77,7 @@ pub fn main() -> ExitCode {
     let progress = !cli.quiet && !cli.no_progress;
     let exit = match cli.command {
         Command::Scan(args) => scan::run_scan(&args, progress),
+        Command::Files(args) => scan::run_files(&args, progress),
         Command::Demo(args) => scan::run_demo(&args, progress, cli.quiet),
         Command::Classify(args) => classify::run(&args),
         Command::Diff(args) => history::run_diff(&args),

@@ -16,7 +16,7 @@ use mailpatrol::crawl::fetch::Resolve;
 use mailpatrol::model::{ScanRun, Severity, Status};
 use mailpatrol::profile::Profile;
 use mailpatrol::report::{self, Lang};
-use mailpatrol::scan::{ScanOptions, scan};
+use mailpatrol::scan::{FolderOptions, ScanOptions, ScanResult, scan, scan_folder};
 use mailpatrol::store::Store;
 
 /// Report language.
@@ -317,6 +317,11 @@ async fn execute(
             return Exit::Runtime;
         }
     };
+    deliver(&store, &result, out, &profile.path)
+}
+
+/// Writes the reports of a finished run, prints the summary and picks the exit code.
+fn deliver(store: &Store, result: &ScanResult, out: &OutputArgs, profile: &Path) -> Exit {
     let lang = match out.lang {
         LangArg::Zh => Lang::Zh,
         LangArg::En => Lang::En,
@@ -356,13 +361,62 @@ async fn execute(
         run.problems.len(),
         written.dir.display()
     );
-    exit_code(
-        run,
-        &result.outcome,
-        out.fail_on,
-        &written.dir,
-        &profile.path,
-    )
+    exit_code(run, &result.outcome, out.fail_on, &written.dir, profile)
+}
+
+/// Arguments of `files`.
+#[derive(Debug, Args)]
+pub struct FilesArgs {
+    /// The folder of uploaded notice documents (any nesting; each top-level sub-folder is a
+    /// department, or the department that lists it in `folders`).
+    dir: PathBuf,
+    /// The institution profile (e.g. rules/ustl.toml).
+    #[arg(long, short)]
+    profile: PathBuf,
+    /// Read at most this many files.
+    #[arg(long, default_value_t = 100_000)]
+    max_files: usize,
+    #[command(flatten)]
+    output: OutputArgs,
+}
+
+/// `mailpatrol files`.
+pub fn run_files(args: &FilesArgs, progress: bool) -> Exit {
+    let profile = match Profile::load(&args.profile) {
+        Ok(p) => p,
+        Err(e) => {
+            report_error(&e);
+            return Exit::Config;
+        }
+    };
+    let today = chrono::Local::now().date_naive();
+    let classifier = match Classifier::from_profile(&profile, today) {
+        Ok(c) => c,
+        Err(e) => {
+            report_error(&e);
+            return Exit::Config;
+        }
+    };
+    let Some(store) = open_store(&args.output.state_path()) else {
+        return Exit::Runtime;
+    };
+    let store = Arc::new(store);
+    let bar = Bar::new(progress);
+    let updater = bar.clone();
+    let options = FolderOptions {
+        max_files: args.max_files,
+        progress: Some(Box::new(move |p| updater.update(p))),
+        ..FolderOptions::default()
+    };
+    let result = scan_folder(&profile, classifier, &store, &args.dir, options);
+    bar.finish();
+    match result {
+        Ok(r) => deliver(&store, &r, &args.output, &profile.path),
+        Err(e) => {
+            report_error(&e);
+            Exit::Runtime
+        }
+    }
 }
 
 fn exit_code(

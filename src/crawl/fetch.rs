@@ -76,6 +76,9 @@ pub enum Fetch {
         content_type: Option<String>,
         /// `ETag` and `Last-Modified`, for the next run's conditional request.
         validators: Validators,
+        /// The file name from `Content-Disposition`, if the server sent one (attachments
+        /// behind `download.jsp?id=123` are named only there).
+        file_name: Option<String>,
         /// The body bytes (decompressed).
         body: Vec<u8>,
     },
@@ -102,7 +105,8 @@ pub enum Fetch {
 /// Which bodies a request wants.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Want {
-    /// HTML or text pages (others are skipped before their body is read).
+    /// Pages and documents: everything but media (images, audio, video, fonts, scripts,
+    /// styles), which are skipped before their body is read.
     Page,
     /// Anything (robots.txt, sitemaps).
     Any,
@@ -113,6 +117,7 @@ pub enum Want {
 pub struct Fetcher {
     client: Client,
     max_bytes: u64,
+    max_document_bytes: u64,
     retries: u32,
     backoff: Duration,
     max_retry_after: Duration,
@@ -184,6 +189,7 @@ impl Fetcher {
         Ok(Fetcher {
             client,
             max_bytes: settings.max_bytes,
+            max_document_bytes: settings.max_document_bytes,
             retries: settings.retries,
             backoff: Duration::from_millis(settings.retry_backoff_ms),
             max_retry_after: Duration::from_secs(settings.max_retry_after_secs),
@@ -305,18 +311,26 @@ impl Fetcher {
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
-        if want == Want::Page && !is_page_type(content_type.as_deref()) {
+        if want == Want::Page && is_media_type(content_type.as_deref()) {
             let ct = content_type.unwrap_or_default();
             return (
                 Fetch::Skipped {
                     code: "not-a-page".to_string(),
-                    detail: format!(
-                        "content type {ct} is not a web page; documents are not read by this version"
-                    ),
+                    detail: format!("content type {ct} is neither a page nor a document"),
                 },
                 None,
             );
         }
+        // Pages get the page cap; anything else may be a document, which may be larger.
+        let cap = if is_page_type(content_type.as_deref()) {
+            (self.max_bytes, "crawl.max_bytes")
+        } else {
+            (self.max_document_bytes, "crawl.max_document_bytes")
+        };
+        let file_name = response
+            .headers()
+            .get(reqwest::header::CONTENT_DISPOSITION)
+            .and_then(|v| crate::extract::documents::disposition_file_name(v.as_bytes()));
         let header = |name| {
             response
                 .headers()
@@ -333,16 +347,16 @@ impl Fetcher {
             .get(CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok());
-        if declared.is_some_and(|n| n > self.max_bytes) {
-            return (self.too_large(declared), None);
+        if declared.is_some_and(|n| n > cap.0) {
+            return (too_large(declared, cap), None);
         }
         let mut body = Vec::new();
         let mut stream = response.bytes_stream();
         while let Some(chunk) = stream.next().await {
             match chunk {
                 Ok(c) => {
-                    if body.len() as u64 + c.len() as u64 > self.max_bytes {
-                        return (self.too_large(None), None);
+                    if body.len() as u64 + c.len() as u64 > cap.0 {
+                        return (too_large(None, cap), None);
                     }
                     body.extend_from_slice(&c);
                 }
@@ -354,22 +368,44 @@ impl Fetcher {
                 status: status.as_u16(),
                 content_type,
                 validators,
+                file_name,
                 body,
             },
             None,
         )
     }
+}
 
-    fn too_large(&self, declared: Option<u64>) -> Fetch {
-        let size = declared.map_or_else(|| "more than".to_string(), |n| format!("{n} bytes,"));
-        Fetch::Skipped {
-            code: "too-large".to_string(),
-            detail: format!(
-                "response is {size} over crawl.max_bytes ({} bytes); raise the limit to read it",
-                self.max_bytes
-            ),
-        }
+fn too_large(declared: Option<u64>, (cap, setting): (u64, &str)) -> Fetch {
+    let size = declared.map_or_else(|| "more than".to_string(), |n| format!("{n} bytes,"));
+    Fetch::Skipped {
+        code: "too-large".to_string(),
+        detail: format!(
+            "response is {size} over {setting} ({cap} bytes); raise the limit to read it"
+        ),
     }
+}
+
+/// Media that is neither a page nor a document: never downloaded.
+fn is_media_type(content_type: Option<&str>) -> bool {
+    let Some(ct) = content_type else { return false };
+    let mime = ct
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    ["image/", "audio/", "video/", "font/"]
+        .iter()
+        .any(|p| mime.starts_with(p))
+        || matches!(
+            mime.as_str(),
+            "text/css"
+                | "text/javascript"
+                | "application/javascript"
+                | "application/x-javascript"
+                | "application/wasm"
+        )
 }
 
 fn failed(code: &str, detail: String) -> Fetch {
@@ -467,5 +503,12 @@ mod tests {
         assert!(is_page_type(Some("text/html; charset=gbk")));
         assert!(is_page_type(None));
         assert!(!is_page_type(Some("application/pdf")));
+        assert!(is_media_type(Some("image/png")));
+        assert!(is_media_type(Some("text/css; charset=utf-8")));
+        assert!(
+            !is_media_type(Some("application/octet-stream")),
+            "attachments come as octet-stream"
+        );
+        assert!(!is_media_type(None));
     }
 }

@@ -41,6 +41,8 @@ pub struct CrawledPage {
     pub content_type: Option<String>,
     /// `ETag` / `Last-Modified` of the response.
     pub validators: Validators,
+    /// The file name from `Content-Disposition`, if any.
+    pub file_name: Option<String>,
     /// The raw body.
     pub body: Vec<u8>,
 }
@@ -101,7 +103,7 @@ pub trait Visitor: Send + Sync + 'static {
     /// The page answered 304 Not Modified: return its links from the stored extraction, or
     /// `None` when nothing usable is stored (the page is then fetched in full). Runs on a
     /// blocking thread.
-    fn not_modified(&self, _url: &Url, _depth: u16) -> Option<Vec<Url>> {
+    fn not_modified(&self, _url: &Url, _depth: u16, _found_on: Option<&Url>) -> Option<Vec<Url>> {
         None
     }
     /// Frontier changes, for persistence: entries added, and the URL that finished. The
@@ -769,9 +771,10 @@ async fn fetch_page(fetcher: &Fetcher, job: &Job, visitor: Arc<dyn Visitor>) -> 
     let mut fetched = fetcher.get(&job.url, Want::Page, known.as_ref()).await;
     if matches!(fetched, Fetch::NotModified) {
         let v = Arc::clone(&visitor);
-        let (url, depth) = (job.url.clone(), job.depth);
+        let (url, depth, found_on) = (job.url.clone(), job.depth, job.found_on.clone());
         if let Ok(Some(links)) =
-            tokio::task::spawn_blocking(move || v.not_modified(&url, depth)).await
+            tokio::task::spawn_blocking(move || v.not_modified(&url, depth, found_on.as_ref()))
+                .await
         {
             return PageResult::Read {
                 links,
@@ -786,6 +789,7 @@ async fn fetch_page(fetcher: &Fetcher, job: &Job, visitor: Arc<dyn Visitor>) -> 
             status,
             content_type,
             validators,
+            file_name,
             body,
         } => {
             let page = CrawledPage {
@@ -795,6 +799,7 @@ async fn fetch_page(fetcher: &Fetcher, job: &Job, visitor: Arc<dyn Visitor>) -> 
                 status,
                 content_type,
                 validators,
+                file_name,
                 body,
             };
             match tokio::task::spawn_blocking(move || visitor.page(page)).await {

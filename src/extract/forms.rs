@@ -4,6 +4,7 @@
 //! written. Adding a new obfuscation is one function and one table row; validating and
 //! deduplicating the hits is the finder's job, not the rewrite's.
 
+use std::ops::Range;
 use std::sync::LazyLock;
 
 use regex::{Captures, Regex};
@@ -15,13 +16,14 @@ use crate::model::Form;
 pub(super) struct Obfuscation {
     /// Reported for addresses this rewrite uncovers.
     pub form: Form,
-    /// False when the rewrite certainly changes nothing; lets plain pages skip the regexes.
+    /// False when the rewrite certainly changes nothing; lets windows skip the regexes.
     pub marker: fn(&str) -> bool,
     /// The de-obfuscated text, or `None` when nothing was rewritten.
     pub rewrite: fn(&str) -> Option<Rewritten>,
 }
 
-/// Applied, in this order, to the text after [`fold`]. Earlier rows win a contested span.
+/// Applied, in this order, each to the output of the one before, after [`fold`]. When an
+/// address owes something to several rows, the first row that touched it names its form.
 pub(super) const OBFUSCATIONS: &[Obfuscation] = &[
     Obfuscation {
         form: Form::HashForAt,
@@ -30,17 +32,22 @@ pub(super) const OBFUSCATIONS: &[Obfuscation] = &[
     },
     Obfuscation {
         form: Form::AtWord,
-        marker: |t| t.contains(['[', '(', '{', '<', '【']),
+        marker: |t| t.contains(['[', '(', '{', '<', '【', '〔']),
         rewrite: bracketed_words,
     },
     Obfuscation {
         form: Form::AtWord,
         marker: |t| {
             t.as_bytes()
-                .windows(3)
-                .any(|w| w.eq_ignore_ascii_case(b"dot"))
+                .windows(2)
+                .any(|w| w.eq_ignore_ascii_case(b"at"))
         },
         rewrite: spelled_words,
+    },
+    Obfuscation {
+        form: Form::ChineseWord,
+        marker: |t| t.contains(['艾', '圈', '点']),
+        rewrite: chinese_words,
     },
     Obfuscation {
         form: Form::Spaced,
@@ -49,9 +56,224 @@ pub(super) const OBFUSCATIONS: &[Obfuscation] = &[
     },
 ];
 
-/// Whether any row of the table could change `text`.
-pub(super) fn any_marker(text: &str) -> bool {
-    OBFUSCATIONS.iter().any(|o| (o.marker)(text))
+/// Every way of writing `@` (or a word for it), plus the spelled ` dot ` that gives away a
+/// spelled ` at `. Each obfuscated address contains one, so windows around these are the
+/// only places the rewrites need to run: a page of plain text and plain addresses costs two
+/// cheap passes and no rewrite at all.
+///
+/// The markers are split by length because the regex engine's SIMD literal matcher (Teddy)
+/// only takes literals of three bytes or more: `@` and `#` go to [`SIGNS`], a byte set the
+/// engine searches with `memchr2`, the rest to [`MARKER`], literals only (a case-insensitive
+/// ` at ` or any class would push it onto a slower path, and ` at ` is on every line of
+/// English prose). The checks that need context are done by [`worth_a_window`] on the hits.
+static MARKER: LazyLock<Regex> = LazyLock::new(|| {
+    let mut literals: Vec<String> = ["＠", "﹫", "艾特", "圈a", "圈A", "ａｔ", "ＡＴ"]
+        .iter()
+        .map(|s| (*s).to_string())
+        .collect();
+    // `[at]`, `( AT )`, `【at】`...: the word and its closing bracket, in the common cases.
+    for word in ["at", "AT", "At"] {
+        for close in [
+            "]", ")", "}", ">", "】", "〕", "］", "）", "｝", "＞", " ]", " )",
+        ] {
+            literals.push(format!("{word}{close}"));
+        }
+    }
+    literals.extend([" dot ", " DOT ", " Dot ", " AT "].map(String::from));
+    let alternation: Vec<String> = literals.iter().map(|l| regex::escape(l)).collect();
+    Regex::new(&alternation.join("|")).expect("literal regex")
+});
+
+/// The one-byte markers, see [`MARKER`].
+static SIGNS: LazyLock<regex::bytes::Regex> =
+    LazyLock::new(|| regex::bytes::Regex::new("[@#]").expect("literal regex"));
+
+/// Bytes of context a window keeps before and after its marker: a local part of 64
+/// full-width characters is 192 bytes, and a domain spelled with ` dot ` words is longer
+/// than its 253 octets.
+const WINDOW_BEFORE: usize = 256;
+const WINDOW_AFTER: usize = 384;
+
+/// How far a spelled ` dot ` looks back for the ` at ` or `@` that makes it an address.
+const SPELLED_DOT_REACH: usize = 160;
+
+/// Byte ranges of `text` (on char boundaries, sorted, disjoint) where an obfuscated address
+/// may be. Everything outside them is left to the plain pass. A window ends at a line break
+/// or after a fixed reach; only in the second case can it cut an address short.
+pub(super) fn windows(text: &str) -> Vec<Range<usize>> {
+    let mut hits: Vec<(usize, usize)> = SIGNS
+        .find_iter(text.as_bytes())
+        .map(|m| (m.start(), m.end()))
+        .filter(|&(s, e)| worth_a_window(text, s, e))
+        .collect();
+    let signs = hits.len();
+    hits.extend(
+        MARKER
+            .find_iter(text)
+            .map(|m| (m.start(), m.end()))
+            .filter(|&(s, e)| worth_a_window(text, s, e)),
+    );
+    if signs > 0 && signs < hits.len() {
+        hits.sort_unstable();
+    }
+    let mut out: Vec<Range<usize>> = Vec::new();
+    for (hit_start, hit_end) in hits {
+        // A `#` may be explained by a note anywhere within NOTE_WINDOW.
+        let reach = if &text[hit_start..hit_end] == "#" {
+            NOTE_WINDOW
+        } else {
+            0
+        };
+        let mut start = floor_char_boundary(text, hit_start.saturating_sub(WINDOW_BEFORE + reach));
+        let mut end = ceil_char_boundary(text, hit_end.saturating_add(WINDOW_AFTER + reach));
+        if reach == 0 {
+            // No rewrite reaches across a line break, so the window can stop at the line's
+            // ends: page text is mostly short lines, and every byte cut here is a byte
+            // five rewrites do not copy.
+            let bytes = text.as_bytes();
+            if let Some(nl) = bytes[start..hit_start].iter().rposition(|&b| b == b'\n') {
+                start += nl + 1;
+            }
+            if let Some(nl) = bytes[hit_end..end].iter().position(|&b| b == b'\n') {
+                end = hit_end + nl;
+            }
+        }
+        match out.last_mut() {
+            Some(last) if last.end >= start => last.end = last.end.max(end),
+            _ => out.push(start..end),
+        }
+    }
+    out
+}
+
+fn floor_char_boundary(text: &str, mut i: usize) -> usize {
+    while !text.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+fn ceil_char_boundary(text: &str, i: usize) -> usize {
+    let mut i = i.min(text.len());
+    while !text.is_char_boundary(i) {
+        i += 1;
+    }
+    i
+}
+
+fn is_local_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"._%+-".contains(&b)
+}
+
+fn is_domain_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b".-".contains(&b)
+}
+
+fn is_full_width_alnum(c: char) -> bool {
+    matches!(c, '\u{FF10}'..='\u{FF19}' | '\u{FF21}'..='\u{FF3A}' | '\u{FF41}'..='\u{FF5A}')
+}
+
+fn is_blank(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\u{A0}' | '\u{3000}')
+}
+
+/// The context checks the marker regex leaves out. A plain `@` with ASCII on both sides is
+/// the plain pass's business unless what follows its domain (or precedes its local part)
+/// shows a disguised dot or full-width letters; a lowercase ` at ` is prose unless a ` dot `
+/// follows; a `#` must sit between a local part and a domain.
+fn worth_a_window(text: &str, start: usize, end: usize) -> bool {
+    let hit = &text[start..end];
+    let bytes = text.as_bytes();
+    match hit {
+        "@" => {
+            let local_from = bytes[..start]
+                .iter()
+                .rposition(|&b| !is_local_byte(b))
+                .map_or(0, |i| i + 1);
+            let before = text[..local_from].chars().next_back();
+            let domain_to = bytes[end..]
+                .iter()
+                .position(|&b| !is_domain_byte(b))
+                .map_or(text.len(), |i| end + i);
+            let after_run = &text[domain_to..];
+            let mut after = after_run.chars();
+            let next = after.next();
+            let past_blanks = after_run.trim_start_matches(is_blank).chars().next();
+            let domain_empty = domain_to == end;
+            if before.is_some_and(|c| is_full_width_alnum(c) || matches!(c, '。' | '．' | '@')) {
+                return true;
+            }
+            if local_from == start {
+                // `name @x.edu.cn` and `name @ x.edu.cn`, but not `tel 0411 @media screen`:
+                // a word must precede the blanks and a dotted host (or more blanks) follow.
+                let word_before = text[..start]
+                    .trim_end_matches(is_blank)
+                    .chars()
+                    .next_back()
+                    .is_some_and(|c| c.is_ascii_alphanumeric() || is_full_width_alnum(c));
+                let host_after = text[end..domain_to].contains('.')
+                    || (domain_empty && next.is_some_and(is_blank));
+                return before.is_some_and(is_blank) && word_before && host_after;
+            }
+            (domain_empty
+                && next.is_some_and(|c| is_blank(c) || c == '@' || is_full_width_alnum(c)))
+                || next.is_some_and(|c| {
+                    matches!(
+                        c,
+                        '．' | '。'
+                            | '﹒'
+                            | '点'
+                            | '['
+                            | '('
+                            | '{'
+                            | '<'
+                            | '【'
+                            | '［'
+                            | '（'
+                            | '〔'
+                    ) || is_full_width_alnum(c)
+                })
+                || (next.is_some_and(is_blank)
+                    && past_blanks.is_some_and(|c| {
+                        matches!(
+                            c,
+                            '.' | '．'
+                                | '['
+                                | '('
+                                | '{'
+                                | '<'
+                                | '【'
+                                | '［'
+                                | '（'
+                                | '点'
+                                | 'd'
+                                | 'D'
+                        )
+                    }))
+        }
+        "#" => {
+            let before = bytes[..start].last().copied();
+            let after = bytes.get(end).copied();
+            before.is_some_and(is_local_byte) && after.is_some_and(|b| b.is_ascii_alphanumeric())
+        }
+        // `zhang AT ustl.edu.cn`: a host must follow.
+        " AT " => bytes.get(end).is_some_and(u8::is_ascii_alphanumeric),
+        // A spelled dot counts only after an at-sign or a spelled ` at `.
+        " dot " | " DOT " | " Dot " => {
+            let from = floor_char_boundary(text, start.saturating_sub(SPELLED_DOT_REACH));
+            bytes[from..start].contains(&b'@')
+                || bytes[from..start].windows(4).any(|w| {
+                    is_blank_byte(w[0])
+                        && w[1..3].eq_ignore_ascii_case(b"at")
+                        && is_blank_byte(w[3])
+                })
+        }
+        _ => true,
+    }
+}
+
+fn is_blank_byte(b: u8) -> bool {
+    matches!(b, b' ' | b'\t')
 }
 
 /// A rewritten text and the way back to the original.
@@ -272,7 +494,7 @@ fn note_near(notes: &[usize], at: usize) -> bool {
 }
 
 static BRACKETED: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)[ \t\u{A0}]*[\[({<【][ \t]*(at|dot)[ \t]*[\])}>】][ \t\u{A0}]*")
+    Regex::new(r"(?i)[ \t\u{A0}]*[\[({<【〔][ \t]*(at|dot)[ \t]*[\])}>】〕][ \t\u{A0}]*")
         .expect("literal regex")
 });
 
@@ -316,7 +538,12 @@ fn spelled_words(text: &str) -> Option<Rewritten> {
             c.get(1)
                 .is_some_and(|w| w.as_str().eq_ignore_ascii_case("dot"))
         });
-        if !has_dot {
+        // Capitals are deliberate: `zhang AT ustl.edu.cn` is an address, while a lowercase
+        // `at` before a host name is usually prose ("available at www.ustl.edu.cn").
+        let shouted_at = words
+            .iter()
+            .any(|c| c.get(1).is_some_and(|w| w.as_str() == "AT"));
+        if !has_dot && !shouted_at {
             continue;
         }
         for caps in &words {
@@ -325,6 +552,41 @@ fn spelled_words(text: &str) -> Option<Rewritten> {
                 b.replace(start, region.start() + m.end(), at_or_dot(caps));
             }
         }
+    }
+    b.finish()
+}
+
+/// A Chinese word for `@` (「艾特」, 「圈a」) or for `.` (「点」), optionally bracketed, with the
+/// blanks around it.
+static CHINESE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"[ \t\u{A0}\u{3000}]*(?:[\[({<【〔][ \t]*)?(艾特|圈[aA]|点)(?:[ \t]*[\])}>】〕])?[ \t\u{A0}\u{3000}]*",
+    )
+    .expect("literal regex")
+});
+
+/// The Chinese-word form: `zhang艾特ustl点edu点cn`, `zhang圈austl.edu.cn`. 「点」 is an
+/// everyday character (「3点」, 「重点」), so it stands for a dot only between ASCII letters
+/// or digits, where no Chinese sentence puts it.
+fn chinese_words(text: &str) -> Option<Rewritten> {
+    let mut b = Builder::new(text);
+    for caps in CHINESE.captures_iter(text) {
+        let (Some(m), Some(word)) = (caps.get(0), caps.get(1)) else {
+            continue;
+        };
+        let with = if word.as_str() == "点" {
+            let before = text[..m.start()].chars().next_back();
+            let after = text[m.end()..].chars().next();
+            if !(before.is_some_and(|c| c.is_ascii_alphanumeric())
+                && after.is_some_and(|c| c.is_ascii_alphanumeric()))
+            {
+                continue;
+            }
+            "."
+        } else {
+            "@"
+        };
+        b.replace(m.start(), m.end(), with);
     }
     b.finish()
 }
@@ -394,9 +656,33 @@ mod tests {
     }
 
     #[test]
-    fn markers_are_cheap_and_complete() {
-        assert!(!any_marker("zhang@ustl.edu.cn, tel 0411"));
-        assert!(any_marker("zhang @ ustl.edu.cn"));
-        assert!(any_marker("zhang DOT edu"));
+    fn windows_open_only_around_disguised_at_signs() {
+        let w = |t: &str| !windows(t).is_empty();
+        assert!(!w("zhang@ustl.edu.cn, tel 0411 @media screen"));
+        assert!(!w("we met at noon. The hall"));
+        assert!(!w("color:#fff; 3点30分"));
+        assert!(w("zhang @ ustl.edu.cn"));
+        assert!(w("zhang@ustl．edu．cn"));
+        assert!(w("zhang@ustl dot edu dot cn"));
+        assert!(w("zhang at ustl dot edu dot cn"));
+        assert!(w("zhang AT ustl.edu.cn"));
+        assert!(w("zhang[at]ustl.edu.cn"));
+        assert!(w("zhang艾特ustl.edu.cn"));
+        assert!(w("ｚｈａｎｇ@ustl.edu.cn"));
+        assert!(w("office#ustl.edu.cn"));
+        let text = format!("{}a＠b.cn{}", "中".repeat(500), "文".repeat(500));
+        for r in windows(&text) {
+            assert!(text.get(r.clone()).is_some(), "{r:?}");
+            assert!(r.len() < 1000);
+        }
+    }
+
+    #[test]
+    fn chinese_words_need_ascii_around_the_dot() {
+        let r = |t: &str| chinese_words(t).map(|r| r.text);
+        assert_eq!(r("a艾特b点cn"), Some("a@b.cn".into()));
+        assert_eq!(r("a 圈a b.cn"), Some("a@b.cn".into()));
+        assert_eq!(r("下午3点开会"), None);
+        assert_eq!(r("重点x"), None);
     }
 }

@@ -12,6 +12,7 @@ use scraper::node::Element;
 use scraper::{ElementRef, Html, Node, Selector};
 use url::Url;
 
+use super::script;
 use super::text::{self, one_line};
 use crate::model::{Document, Email, EmailCandidate, Form};
 
@@ -81,6 +82,9 @@ const ADDRESS_ATTRIBUTES: &[&str] = &["title", "alt", "value", "content", "place
 /// With scripting on (scraper's default) `<noscript>` holds raw markup, which is parsed
 /// again; the limit stops a page of nested `<noscript>` from recursing without end.
 const MAX_NOSCRIPT_DEPTH: u8 = 2;
+
+/// Longest excerpt of a script kept as the raw text and context of what it assembles.
+const SCRIPT_EXCERPT_CHARS: usize = 120;
 
 /// Longest `mailto:` link text kept as context.
 const LINK_TEXT_CHARS: usize = 80;
@@ -183,6 +187,13 @@ impl<'a> Walk<'a> {
                 Node::Element(el) => {
                     let name = el.name();
                     if SKIPPED.contains(&name) {
+                        if name == "script" {
+                            let code: String = node
+                                .children()
+                                .filter_map(|c| c.value().as_text().map(|t| &**t))
+                                .collect();
+                            self.script(&code);
+                        }
                         continue;
                     }
                     let block = BLOCKS.contains(&name);
@@ -232,6 +243,12 @@ impl<'a> Walk<'a> {
                 }
             } else if let Some((_, hex)) = href.split_once(CLOUDFLARE_PATH) {
                 self.cloudflare(offset, hex, href);
+            } else if href
+                .trim_start()
+                .get(..11)
+                .is_some_and(|s| s.eq_ignore_ascii_case("javascript:"))
+            {
+                self.script(href);
             } else {
                 self.link(href);
             }
@@ -239,6 +256,8 @@ impl<'a> Walk<'a> {
         for (name, value) in el.attrs() {
             if name == "data-cfemail" {
                 self.cloudflare(offset, value, value);
+            } else if name.starts_with("on") {
+                self.script(value);
             } else if ADDRESS_ATTRIBUTES.contains(&name) || name.starts_with("data-") {
                 for mut c in super::find_addresses(value) {
                     if c.form == Form::Plain {
@@ -284,8 +303,28 @@ impl<'a> Walk<'a> {
                 raw: m.href.clone(),
                 form: Form::Mailto,
                 context: context.clone(),
+                location: None,
             };
             self.marked.push((m.offset, c));
+        }
+    }
+
+    /// Addresses assembled by a script (inline, an event handler or a `javascript:` link).
+    fn script(&mut self, code: &str) {
+        if !script::worth_reading(code) {
+            return;
+        }
+        let offset = self.text.len();
+        let excerpt: String = one_line(code).chars().take(SCRIPT_EXCERPT_CHARS).collect();
+        for address in script::addresses(code) {
+            let c = EmailCandidate {
+                address,
+                raw: excerpt.clone(),
+                form: Form::JavaScript,
+                context: excerpt.clone(),
+                location: None,
+            };
+            self.marked.push((offset, c));
         }
     }
 
@@ -297,8 +336,9 @@ impl<'a> Walk<'a> {
             let c = EmailCandidate {
                 address,
                 raw: raw.to_string(),
-                form: Form::Attribute,
+                form: Form::Cloudflare,
                 context: raw.to_string(),
+                location: None,
             };
             self.marked.push((offset, c));
         }
@@ -323,6 +363,8 @@ impl<'a> Walk<'a> {
             title: self.title,
             links: self.links,
             emails: all.into_iter().map(|(_, _, c)| c).collect(),
+            problems: Vec::new(),
+            attachment: false,
         }
     }
 }
@@ -499,11 +541,11 @@ mod tests {
             ),
             (
                 "<a href=\"/cdn-cgi/l/email-protection#42382a232c25023731362e6c2726376c212c\">[email&#160;protected]</a>",
-                &[("zhang@ustl.edu.cn", Form::Attribute)],
+                &[("zhang@ustl.edu.cn", Form::Cloudflare)],
             ),
             (
                 "<span class=\"__cf_email__\" data-cfemail=\"42382a232c25023731362e6c2726376c212c\">[email&#160;protected]</span>",
-                &[("zhang@ustl.edu.cn", Form::Attribute)],
+                &[("zhang@ustl.edu.cn", Form::Cloudflare)],
             ),
             (
                 "<p>zhang＠ustl．edu．cn</p>",

@@ -10,8 +10,10 @@
 //!   obfuscations listed in DESIGN.md (full-width characters, `#` for `@`, `[at]`, spaces) and
 //!   rejects look-alikes such as `logo@2x.png` or `jquery@3.6.0`.
 
+pub mod documents;
 mod forms;
 mod html;
+mod script;
 mod text;
 
 use url::Url;
@@ -33,6 +35,8 @@ pub fn text(body: &str) -> Document {
         title: None,
         links: Vec::new(),
         emails: find_addresses(body),
+        problems: Vec::new(),
+        attachment: false,
     }
 }
 
@@ -44,6 +48,54 @@ pub fn find_addresses(text: &str) -> Vec<EmailCandidate> {
         .into_iter()
         .map(|f| f.into_candidate(text))
         .collect()
+}
+
+/// Reads a document (PDF, Office file, OFD, RTF, archive, ...) whose real format is sniffed
+/// from its bytes, then its file name, then its Content-Type. `None` when the body is not a
+/// document this build recognises. Parts that cannot be read come back as
+/// [`Document::problems`]; every address carries its location inside the document.
+#[must_use]
+pub fn document(
+    body: &[u8],
+    file_name: Option<&str>,
+    content_type: Option<&str>,
+    limits: &documents::Limits,
+) -> Option<Document> {
+    let format = documents::sniff(body, file_name, content_type)?;
+    let mut doc = Document {
+        title: file_name.map(str::to_string),
+        attachment: true,
+        ..Document::default()
+    };
+    let problem = |p: &documents::DocProblem| crate::model::ReadProblem {
+        skipped: matches!(p.code, "needs-ocr" | "unsupported" | "too-large"),
+        code: p.code.to_string(),
+        detail: format!("{} document: {p}", format.as_str()),
+    };
+    // The parsers catch their own panics; this is the last line of defence for the scan.
+    let extracted = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        documents::extract(body, format, limits)
+    }))
+    .unwrap_or_else(|_| {
+        Err(documents::DocProblem::new(
+            "",
+            "panic",
+            "the document parser crashed; please report this file",
+        ))
+    });
+    match extracted {
+        Ok(x) => {
+            for segment in &x.segments {
+                for mut c in find_addresses(&segment.text) {
+                    c.location = Some(segment.location.clone());
+                    doc.emails.push(c);
+                }
+            }
+            doc.problems.extend(x.problems.iter().map(problem));
+        }
+        Err(p) => doc.problems.push(problem(&p)),
+    }
+    Some(doc)
 }
 
 #[cfg(test)]

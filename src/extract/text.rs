@@ -4,6 +4,7 @@
 //! what keeps `logo@2x.png` and `jquery@3.6.0` out of the reports.
 
 use std::collections::BTreeMap;
+use std::ops::Range;
 use std::sync::LazyLock;
 
 use regex::Regex;
@@ -51,6 +52,7 @@ impl Found {
                 .unwrap_or_default()
                 .to_string(),
             context: context(text, self.start, self.end),
+            location: None,
             address: self.address,
             form: self.form,
         }
@@ -58,46 +60,118 @@ impl Found {
 }
 
 /// Every occurrence in `text`, ordered by position, no two overlapping.
+///
+/// The plain pass runs the ASCII regex over the whole text. The rewrites are much slower
+/// (they copy text and run several regexes), so they only run inside the windows
+/// [`forms::windows`] opens around disguised at-signs; on an ordinary page that is a few
+/// hundred bytes out of many kilobytes.
 pub(super) fn find(text: &str) -> Vec<Found> {
-    let mut found = Spans::default();
-    scan(text, &[], Form::Plain, &mut found);
-    if text.is_ascii() && !forms::any_marker(text) {
-        return found.into_vec();
-    }
-    let folded = forms::fold(text);
-    let (base, base_maps): (&str, Vec<&OffsetMap>) = match &folded {
-        Some(f) => {
-            scan(&f.text, &[&f.map], Form::FullWidth, &mut found);
-            (&f.text, vec![&f.map])
-        }
-        None => (text, Vec::new()),
-    };
-    for ob in forms::OBFUSCATIONS {
-        if !(ob.marker)(base) {
-            continue;
-        }
-        if let Some(rw) = (ob.rewrite)(base) {
-            let mut maps = vec![&rw.map];
-            maps.extend(base_maps.iter().copied());
-            scan(&rw.text, &maps, ob.form, &mut found);
+    let mut found = Spans::new(text);
+    scan(text, &mut found);
+    for window in forms::windows(text) {
+        if let Some(sub) = text.get(window.clone()) {
+            let bytes = text.as_bytes();
+            let hard_start = window.start == 0 || bytes.get(window.start - 1) == Some(&b'\n');
+            let hard_end = window.end == text.len() || bytes.get(window.end) == Some(&b'\n');
+            find_obfuscated(sub, window.start, (hard_start, hard_end), &mut found);
         }
     }
     found.into_vec()
 }
 
-/// Runs the regex over one version of the text. `maps` lead back to the original, innermost
-/// first; a hit must contain an edit of the innermost map, otherwise the rewrite did not cause
-/// it and an earlier pass already had its chance.
-fn scan(text: &str, maps: &[&OffsetMap], form: Form, found: &mut Spans) {
+/// One rewrite of a window and the form an address owes to it.
+struct Layer<'a> {
+    map: &'a OffsetMap,
+    form: Form,
+}
+
+/// Runs the fold and every rewrite of the table, in sequence, over one window, and scans
+/// the result. `offset` is where the window starts in the whole text; an edge is hard when
+/// the text (or its line) ends there, so an address touching it is not cut short.
+fn find_obfuscated(
+    window: &str,
+    offset: usize,
+    (hard_start, hard_end): (bool, bool),
+    found: &mut Spans,
+) {
+    let folded = forms::fold(window);
+    let mut rewritten: Vec<(forms::Rewritten, Form)> =
+        Vec::with_capacity(forms::OBFUSCATIONS.len());
+    for ob in forms::OBFUSCATIONS {
+        let current = rewritten.last().map_or_else(
+            || folded.as_ref().map_or(window, |f| f.text.as_str()),
+            |(r, _)| r.text.as_str(),
+        );
+        if !(ob.marker)(current) {
+            continue;
+        }
+        if let Some(rw) = (ob.rewrite)(current) {
+            rewritten.push((rw, ob.form));
+        }
+    }
+    // Innermost (last applied) first, as `scan` walks them back to the window.
+    let mut layers: Vec<Layer<'_>> = rewritten
+        .iter()
+        .rev()
+        .map(|(rw, form)| Layer {
+            map: &rw.map,
+            form: *form,
+        })
+        .collect();
+    if let Some(f) = &folded {
+        layers.push(Layer {
+            map: &f.map,
+            form: Form::FullWidth,
+        });
+    }
+    if layers.is_empty() {
+        return;
+    }
+    let last = rewritten
+        .last()
+        .map(|(r, _)| r.text.as_str())
+        .or(folded.as_ref().map(|f| f.text.as_str()))
+        .unwrap_or(window);
+    // Hits touching the window's edges may be cut short by it; the text's own edges and
+    // line breaks are fine.
+    let end = offset + window.len();
+    let inner = Range {
+        start: if hard_start { offset } else { offset + 1 },
+        end: if hard_end { end } else { end.saturating_sub(1) },
+    };
+    scan_layers(last, &layers, offset, inner, found);
+}
+
+/// Scans the fully rewritten window; a hit counts only if some layer touched it, and that
+/// layer (the earliest in table order, fold last) names its form.
+fn scan_layers(
+    text: &str,
+    layers: &[Layer<'_>],
+    offset: usize,
+    inner: Range<usize>,
+    found: &mut Spans,
+) {
     for m in ADDRESS.find_iter(text) {
         let Some((mut start, mut end, address)) = validate(text, m.start(), m.end()) else {
             continue;
         };
-        if maps.first().is_some_and(|first| !first.touches(start, end)) {
-            continue;
+        let mut form = None;
+        for layer in layers {
+            if layer.map.touches(start, end) {
+                // Layers are innermost first; the outer (earlier) ones overwrite, except that
+                // the fold only names the form when no rewrite did.
+                if layer.form != Form::FullWidth || form.is_none() {
+                    form = Some(layer.form);
+                }
+            }
+            (start, end) = (layer.map.start(start), layer.map.end(end));
         }
-        for map in maps {
-            (start, end) = (map.start(start), map.end(end));
+        let Some(form) = form else {
+            continue;
+        };
+        let (start, end) = (start + offset, end + offset);
+        if start < inner.start || end > inner.end {
+            continue;
         }
         found.insert(Found {
             start,
@@ -108,16 +182,60 @@ fn scan(text: &str, maps: &[&OffsetMap], form: Form, found: &mut Spans) {
     }
 }
 
+/// Runs the regex over the text as written: the plain form.
+fn scan(text: &str, found: &mut Spans) {
+    for m in ADDRESS.find_iter(text) {
+        let Some((start, end, address)) = validate(text, m.start(), m.end()) else {
+            continue;
+        };
+        found.insert(Found {
+            start,
+            end,
+            address,
+            form: Form::Plain,
+        });
+    }
+}
+
 /// Trims what the regex over-matched and checks the address; returns the kept span.
 fn validate(text: &str, start: usize, end: usize) -> Option<(usize, usize, Email)> {
     let m = text.get(start..end)?;
     let trimmed_front = m.trim_start_matches('.');
+    if cut_before(text.get(..start)?) || trimmed_front.len() + 2 < m.len() {
+        // `...hen@x.edu.cn`: the local part was cut short; its true start is unknown.
+        return None;
+    }
     let start = start + (m.len() - trimmed_front.len());
     let m = trimmed_front.trim_end_matches(['.', '-']);
     let (local, domain) = m.rsplit_once('@')?;
+    if cut_after(text, start + local.len() + 1) {
+        return None;
+    }
     let kept = known_domain_prefix(domain)?;
     let address = Email::parse(&format!("{local}@{}", &domain[..kept]))?;
     Some((start, start + local.len() + 1 + kept, address))
+}
+
+/// Characters that end a text cut short ("…", "⋯", or three dots).
+const ELLIPSES: &[char] = &['…', '⋯'];
+
+/// Whether the domain starting at `from` runs into an ellipsis: `chen@x.edu.c...` is some
+/// address the page did not show in full, and reporting `chen@x.edu` would name a different
+/// one.
+fn cut_after(text: &str, from: usize) -> bool {
+    let Some(rest) = text.get(from..) else {
+        return false;
+    };
+    let run = rest
+        .bytes()
+        .position(|b| !(b.is_ascii_alphanumeric() || b == b'-' || b == b'.'))
+        .unwrap_or(rest.len());
+    rest[..run].ends_with("..") || rest[run..].starts_with(ELLIPSES)
+}
+
+/// Whether the text before a local part ends in an ellipsis.
+fn cut_before(before: &str) -> bool {
+    before.ends_with(ELLIPSES)
 }
 
 /// Length of the longest prefix of `domain`, cut at a dot, that can be a mail host. The
@@ -166,29 +284,69 @@ fn context(text: &str, start: usize, end: usize) -> String {
 
 /// Collapses every run of whitespace to one space and trims the ends.
 pub(super) fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
+    // One buffer, no intermediate vector: this runs for every occurrence found.
+    let mut out = String::with_capacity(s.len());
+    for word in s.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out
 }
 
 /// Occurrences keyed by start. The first pass to claim a span keeps it, so a plain hit is
 /// never reported again through a rewrite.
-#[derive(Default)]
-struct Spans(BTreeMap<usize, Found>);
+struct Spans<'t> {
+    /// The whole text the spans point into.
+    text: &'t str,
+    kept: BTreeMap<usize, Found>,
+}
 
-impl Spans {
-    fn insert(&mut self, f: Found) {
-        // Spans never overlap, so the one starting last before `f.end` also ends last.
-        let overlaps = self
-            .0
-            .range(..f.end)
-            .next_back()
-            .is_some_and(|(_, prev)| prev.end > f.start);
-        if !overlaps && f.start < f.end {
-            self.0.insert(f.start, f);
+impl<'t> Spans<'t> {
+    fn new(text: &'t str) -> Self {
+        Spans {
+            text,
+            kept: BTreeMap::new(),
         }
     }
 
+    /// Keeps `f` unless it overlaps a span already kept. A hit that strictly contains every
+    /// span it overlaps replaces them: the plain pass reads `zhang@ustl.edu．cn` as
+    /// `zhang@ustl.edu`, and the fold then finds the whole address.
+    fn insert(&mut self, f: Found) {
+        if f.start >= f.end {
+            return;
+        }
+        // Spans never overlap, so those overlapping `f` are contiguous in the map.
+        let overlapping: Vec<usize> = self
+            .kept
+            .range(..f.end)
+            .rev()
+            .take_while(|(_, prev)| prev.end > f.start)
+            .map(|(&s, _)| s)
+            .collect();
+        // ... but a Chinese full stop right after a complete address ends the sentence:
+        // `zhang@ustl.edu.cn。Tel` is not `zhang@ustl.edu.cn.tel`.
+        let covers = overlapping.iter().all(|s| {
+            self.kept.get(s).is_some_and(|p| {
+                f.start <= p.start
+                    && p.end <= f.end
+                    && p.end - p.start < f.end - f.start
+                    && !self.text.get(p.end..).is_some_and(|t| t.starts_with('。'))
+            })
+        });
+        if !covers {
+            return;
+        }
+        for s in overlapping {
+            self.kept.remove(&s);
+        }
+        self.kept.insert(f.start, f);
+    }
+
     fn into_vec(self) -> Vec<Found> {
-        self.0.into_values().collect()
+        self.kept.into_values().collect()
     }
 }
 

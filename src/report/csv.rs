@@ -10,7 +10,7 @@ use crate::model::{Class, Finding, ProblemKind, ScanRun, Severity, Status};
 /// Excel and WPS need the BOM to read UTF-8 Chinese correctly.
 const BOM: &[u8] = "\u{feff}".as_bytes();
 
-const FINDING_COLUMNS: [(&str, &str); 15] = [
+const FINDING_COLUMNS: [(&str, &str); 16] = [
     ("部门", "department"),
     ("邮箱地址", "address"),
     ("类别", "class"),
@@ -18,6 +18,7 @@ const FINDING_COLUMNS: [(&str, &str); 15] = [
     ("判定规则", "rule"),
     ("页面地址", "page_url"),
     ("页面标题", "page_title"),
+    ("文档内位置", "location"),
     ("写法", "form"),
     ("原文", "as_written"),
     ("上下文", "context"),
@@ -167,6 +168,7 @@ pub(super) fn departments(
                     &f.rule,
                     f.page.as_str(),
                     f.page_title.as_deref().unwrap_or_default(),
+                    f.location.as_deref().unwrap_or_default(),
                     f.form.as_str(),
                     &f.raw,
                     &f.context,

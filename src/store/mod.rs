@@ -207,6 +207,7 @@ struct Row {
     context: String,
     occurrences: u32,
     verified: bool,
+    location: Option<String>,
 }
 
 impl Row {
@@ -228,13 +229,14 @@ impl Row {
             raw: self.raw,
             context: self.context,
             occurrences: self.occurrences,
+            location: self.location,
             fingerprint: self.fingerprint,
         })
     }
 }
 
 const ROW_SQL: &str = "SELECT f.fingerprint, f.department, f.email, f.page, f.first_seen, f.last_seen,
-        o.class, o.severity, o.rule, o.page_title, o.form, o.raw, o.context, o.occurrences, o.verified
+        o.class, o.severity, o.rule, o.page_title, o.form, o.raw, o.context, o.occurrences, o.verified, o.location
      FROM occurrences o JOIN findings f ON f.fingerprint = o.fingerprint
      WHERE o.run_id = ?1";
 
@@ -496,8 +498,8 @@ impl Store {
             };
             tx.execute(
                 &format!(
-                    "INSERT INTO occurrences (run_id, fingerprint, class, severity, rule, page_title, form, raw, context, occurrences, verified)
-                     SELECT ?1, o.fingerprint, o.class, o.severity, o.rule, o.page_title, o.form, o.raw, o.context, o.occurrences, 0
+                    "INSERT INTO occurrences (run_id, fingerprint, class, severity, rule, page_title, form, raw, context, occurrences, verified, location)
+                     SELECT ?1, o.fingerprint, o.class, o.severity, o.rule, o.page_title, o.form, o.raw, o.context, o.occurrences, 0, o.location
                      FROM occurrences o JOIN findings f ON f.fingerprint = o.fingerprint
                      WHERE o.run_id = ?2
                        AND o.fingerprint NOT IN (SELECT fingerprint FROM occurrences WHERE run_id = ?1)
@@ -563,6 +565,7 @@ impl Store {
                 context: r.get(12)?,
                 occurrences: r.get(13)?,
                 verified: r.get(14)?,
+                location: r.get(15)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)

@@ -90,10 +90,12 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (run_id, url)
     );
     ",
+    // 2: where inside a document a finding was seen.
+    "ALTER TABLE occurrences ADD COLUMN location TEXT;",
 ];
 
 /// The version this build writes (the number of migrations).
-pub const VERSION: i64 = 1;
+pub const VERSION: i64 = 2;
 const _: () = assert!(
     MIGRATIONS.len() as u64 == VERSION.cast_unsigned(),
     "VERSION must count MIGRATIONS"

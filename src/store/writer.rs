@@ -210,11 +210,11 @@ fn page(
          ON CONFLICT (fingerprint) DO UPDATE SET last_run = excluded.last_run, last_seen = excluded.last_seen",
     )?;
     let mut occurrence = tx.prepare_cached(
-        "INSERT INTO occurrences (run_id, fingerprint, class, severity, rule, page_title, form, raw, context, occurrences, verified)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 1)
+        "INSERT INTO occurrences (run_id, fingerprint, class, severity, rule, page_title, form, raw, context, occurrences, verified, location)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 1, ?11)
          ON CONFLICT (run_id, fingerprint) DO UPDATE SET class = excluded.class, severity = excluded.severity,
            rule = excluded.rule, page_title = excluded.page_title, form = excluded.form, raw = excluded.raw,
-           context = excluded.context, occurrences = excluded.occurrences, verified = 1",
+           context = excluded.context, occurrences = excluded.occurrences, verified = 1, location = excluded.location",
     )?;
     for f in &rec.findings {
         finding.execute(params![
@@ -235,7 +235,8 @@ fn page(
             f.form.as_str(),
             f.raw,
             f.context,
-            f.occurrences
+            f.occurrences,
+            f.location
         ])?;
     }
     Ok(())

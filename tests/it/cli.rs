@@ -180,6 +180,26 @@ fn demo_scans_the_bundled_university() {
     let day = run_dirs(tmp.path())[0].clone();
     let cs = std::fs::read_to_string(day.join("departments/计算机学院.csv")).unwrap();
     assert!(cs.contains("wangwei1988@qq.com,免费/公共邮箱,违规"), "{cs}");
+    // Attachments: a PDF (per page), a DOCX behind download.jsp named by Content-Disposition,
+    // an XLSX (per cell), each attributed to the department of the page that links it.
+    let hr = std::fs::read_to_string(day.join("departments/人事处.csv")).unwrap();
+    assert!(
+        hr.lines()
+            .any(|l| l.contains("hr_zhaopin@163.com") && l.contains("notice.pdf,page 2,")),
+        "{hr}"
+    );
+    let jwc = std::fs::read_to_string(day.join("departments/教务处.csv")).unwrap();
+    assert!(
+        jwc.lines().any(|l| l.contains("kaowu@demo-univ.edu.cn")
+            && l.contains("考务通知.docx,body,hash_for_at")),
+        "{jwc}"
+    );
+    let math = std::fs::read_to_string(day.join("departments/数学学院.csv")).unwrap();
+    assert!(
+        math.lines()
+            .any(|l| l.contains("math_lab@126.com") && l.contains("sheet 名单!C3")),
+        "{math}"
+    );
     let errors = std::fs::read_to_string(day.join("errors.csv")).unwrap();
     assert!(errors.contains("robots-disallowed"));
     assert!(

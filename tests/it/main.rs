@@ -4,6 +4,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
 mod cli;
+mod corpus;
+mod documents;
+mod files;
 mod rules;
 mod scan;
 mod state;

@@ -196,7 +196,7 @@ async fn scan_finds_exactly_the_published_addresses() {
     );
     assert_eq!(
         problem(&format!("{WWW}/files/report.pdf")),
-        Some((ProblemKind::Skipped, "not-a-page"))
+        Some((ProblemKind::Failed, "corrupt"))
     );
     assert_eq!(problem(&format!("{WWW}/flaky.html")), None);
     assert_eq!(problem(&format!("{WWW}/busy.html")), None);
@@ -229,7 +229,8 @@ async fn scan_finds_exactly_the_published_addresses() {
         .filter(|p| p.url.path() != "/calendar/")
         .map(|p| p.url.to_string())
         .collect();
-    assert_eq!(other_pages.len(), 10, "{other_pages:#?}");
+    // 10 pages, and the PDF attachment that was fetched and found corrupt.
+    assert_eq!(other_pages.len(), 11, "{other_pages:#?}");
 
     // Discovered department named from its home page title.
     let b = run
@@ -280,7 +281,7 @@ async fn reports_are_complete_and_safe_to_open() {
     assert_eq!(
         lines.next(),
         Some(
-            "部门,邮箱地址,类别,严重程度,判定规则,页面地址,页面标题,写法,原文,上下文,出现次数,状态,首次发现,最近发现,已存在周数"
+            "部门,邮箱地址,类别,严重程度,判定规则,页面地址,页面标题,文档内位置,写法,原文,上下文,出现次数,状态,首次发现,最近发现,已存在周数"
         )
     );
     assert_eq!(lines.count(), 4);

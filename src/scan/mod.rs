@@ -1,7 +1,12 @@
 //! One scan, end to end: build the stages from a profile, crawl, and for every page decode,
 //! extract, classify and attribute, recording each step in the state database as it happens
 //! (so a killed scan resumes and nothing found is lost). The result is a [`ScanRun`] loaded
-//! back from the store with statuses; writing it is `report`'s job.
+//! back from the store with statuses; writing it is `report`'s job. `folder.rs` runs the same
+//! reading and recording over a folder of uploaded notice documents instead of a crawl.
+
+mod folder;
+
+pub use folder::{FolderOptions, scan_folder};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -20,8 +25,8 @@ use crate::decode::decode;
 use crate::error::ScanError;
 use crate::extract;
 use crate::model::{
-    DepartmentId, Document, Finding, FrontierEntry, Page, Problem, RunCounters, ScanRun, Status,
-    Validators,
+    DepartmentId, Document, Finding, FrontierEntry, Page, Problem, ProblemKind, ReadProblem,
+    RunCounters, ScanRun, Status, Validators,
 };
 use crate::profile::Profile;
 use crate::store::{PageRecord, Store, StoreError, content_hash, fingerprint};
@@ -51,12 +56,21 @@ pub struct ScanResult {
     pub resumed: bool,
 }
 
+/// Who owns what was read: web pages by URL (`attribute`), uploaded files by their top-level
+/// sub-folder.
+enum Owner {
+    Web,
+    Folder(folder::FolderOwner),
+}
+
 struct Collector {
+    owner: Owner,
     store: Arc<Store>,
     run: i64,
     day: NaiveDate,
     classifier: Classifier,
     attributor: Attributor,
+    limits: crate::extract::documents::Limits,
     progress: Option<Box<ProgressFn>>,
     extracted: AtomicU32,
     reused: AtomicU32,
@@ -85,21 +99,50 @@ impl Collector {
         f.get_or_insert(e);
     }
 
-    fn read(page: &CrawledPage) -> Document {
-        let html = looks_like_html(page.content_type.as_deref(), &page.body);
+    fn read(&self, page: &CrawledPage) -> Document {
+        let ct = page.content_type.as_deref();
+        let html = looks_like_html(ct, &page.body);
         let tld = page.url.host_str().and_then(|h| h.rsplit('.').next());
-        let text = decode(&page.body, page.content_type.as_deref(), tld, html).text;
         if html {
-            extract::html(&page.url, &text)
-        } else {
-            extract::text(&text)
+            let text = decode(&page.body, ct, tld, true).text;
+            return extract::html(&page.url, &text);
+        }
+        let plain = ct.is_some_and(|c| c.to_ascii_lowercase().starts_with("text/plain"));
+        let name = page.file_name.clone().or_else(|| file_name_of(&page.url));
+        if !plain
+            && let Some(doc) = extract::document(&page.body, name.as_deref(), ct, &self.limits)
+        {
+            return doc;
+        }
+        if plain || std::str::from_utf8(&page.body[..page.body.len().min(1024)]).is_ok() {
+            return extract::text(&decode(&page.body, ct, tld, false).text);
+        }
+        Document {
+            problems: vec![ReadProblem {
+                skipped: true,
+                code: "unsupported-type".to_string(),
+                detail: format!(
+                    "not a page or a document this version reads (content type {})",
+                    ct.unwrap_or("none")
+                ),
+            }],
+            attachment: true,
+            ..Document::default()
         }
     }
 
     /// Classifies and attributes a page's addresses: one finding per address, counting its
-    /// occurrences and keeping the first one's evidence.
-    fn findings(&self, url: &Url, doc: &Document) -> (DepartmentId, Vec<Finding>) {
-        let department = self.attributor.attribute(url);
+    /// occurrences and keeping the first one's evidence. A document belongs to the
+    /// department of the page that links it.
+    fn findings(&self, visit: &Visit<'_>, doc: &Document) -> (DepartmentId, Vec<Finding>) {
+        let department = match &self.owner {
+            Owner::Folder(f) => f.department(visit.url),
+            Owner::Web if doc.attachment => self
+                .attributor
+                .attribute(visit.found_on.unwrap_or(visit.url)),
+            Owner::Web => self.attributor.attribute(visit.url),
+        };
+        let url = visit.url;
         let mut on_page: BTreeMap<String, Finding> = BTreeMap::new();
         for c in &doc.emails {
             let key = c.address.to_string();
@@ -127,41 +170,76 @@ impl Collector {
                     raw: c.raw.clone(),
                     context: c.context.clone(),
                     occurrences: 1,
+                    location: c.location.clone(),
                 },
             );
         }
         (department, on_page.into_values().collect())
     }
 
-    #[allow(clippy::too_many_arguments, reason = "private, two call sites")]
-    fn record(
-        &self,
-        url: &Url,
-        depth: u16,
-        status: u16,
-        validators: &Validators,
-        hash: &str,
-        doc: &Document,
-        new_doc: bool,
-    ) {
-        let (department, findings) = self.findings(url, doc);
+    fn record(&self, visit: &Visit<'_>, doc: &Document, new_doc: bool) {
+        let (department, findings) = self.findings(visit, doc);
+        if !doc.problems.is_empty() {
+            // One row per URL in errors.csv: the parts that could not be read, together.
+            let failed = doc.problems.iter().any(|p| !p.skipped);
+            let first = &doc.problems[0];
+            self.store.record_problem(
+                self.run,
+                &Problem {
+                    url: visit.url.clone(),
+                    found_on: visit.found_on.cloned(),
+                    department: department.clone(),
+                    kind: if failed {
+                        ProblemKind::Failed
+                    } else {
+                        ProblemKind::Skipped
+                    },
+                    code: first.code.clone(),
+                    detail: doc
+                        .problems
+                        .iter()
+                        .map(|p| p.detail.as_str())
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                },
+            );
+        }
         let page = Page {
-            url: url.clone(),
+            url: visit.url.clone(),
             title: doc.title.clone(),
             department,
-            depth,
+            depth: visit.depth,
         };
-        tracing::debug!(url = %url, addresses = findings.len(), links = doc.links.len(), "read");
+        tracing::debug!(url = %visit.url, addresses = findings.len(), links = doc.links.len(), "read");
         let rec = PageRecord {
             page,
-            http_status: status,
-            validators: validators.clone(),
-            content_hash: hash.to_string(),
+            http_status: visit.status,
+            validators: visit.validators.clone(),
+            content_hash: visit.hash.to_string(),
             document: new_doc.then(|| doc.clone()),
             findings,
         };
         self.store.record_page(self.run, self.day, rec);
     }
+}
+
+/// One fetched URL, as `Collector::record` needs it.
+struct Visit<'a> {
+    url: &'a Url,
+    found_on: Option<&'a Url>,
+    depth: u16,
+    status: u16,
+    validators: &'a Validators,
+    hash: &'a str,
+}
+
+/// The last path segment of a URL, percent-decoded: the file name of a linked document.
+fn file_name_of(url: &Url) -> Option<String> {
+    let last = url.path_segments()?.next_back()?;
+    let name = percent_encoding::percent_decode_str(last)
+        .decode_utf8_lossy()
+        .into_owned();
+    (!name.is_empty()).then_some(name)
 }
 
 impl Visitor for Collector {
@@ -180,25 +258,33 @@ impl Visitor for Collector {
                     self.fail(e);
                 }
                 self.extracted.fetch_add(1, Ordering::Relaxed);
-                (Self::read(&page), true)
+                (self.read(&page), true)
             }
         };
-        self.record(
-            &page.url,
-            page.depth,
-            page.status,
-            &page.validators,
-            &hash,
-            &doc,
-            new_doc,
-        );
+        let visit = Visit {
+            url: &page.url,
+            found_on: page.found_on.as_ref(),
+            depth: page.depth,
+            status: page.status,
+            validators: &page.validators,
+            hash: &hash,
+        };
+        self.record(&visit, &doc, new_doc);
         doc.links
     }
 
-    fn not_modified(&self, url: &Url, depth: u16) -> Option<Vec<Url>> {
+    fn not_modified(&self, url: &Url, depth: u16, found_on: Option<&Url>) -> Option<Vec<Url>> {
         let hash = self.store.stored_hash(url.as_str()).ok().flatten()?;
         let doc = self.store.extraction(&hash).ok().flatten()?;
-        self.record(url, depth, 304, &Validators::default(), &hash, &doc, false);
+        let visit = Visit {
+            url,
+            found_on,
+            depth,
+            status: 304,
+            validators: &Validators::default(),
+            hash: &hash,
+        };
+        self.record(&visit, &doc, false);
         Some(doc.links)
     }
 
@@ -284,11 +370,13 @@ pub async fn scan(
         (store.begin_run(&profile.name, started)?, started, None)
     };
     let collector = Arc::new(Collector {
+        owner: Owner::Web,
         store: Arc::clone(&store),
         run,
         day: started.date_naive(),
         classifier,
         attributor: attributor.clone(),
+        limits: profile.documents.limits(profile.crawl.max_document_bytes),
         progress: options.progress,
         extracted: AtomicU32::new(0),
         reused: AtomicU32::new(0),
