@@ -461,6 +461,8 @@ pub struct Finding {
     pub occurrences: u32,
     /// Where inside a document it was found (first occurrence), e.g. `page 2`.
     pub location: Option<String>,
+    /// For a document: the page of this department that links it.
+    pub linked_from: Option<Url>,
 }
 
 /// Per-department counts for the summary.

@@ -6,11 +6,12 @@ use std::path::PathBuf;
 use super::{Lang, file_name};
 use crate::error::ReportError;
 use crate::model::{Class, Finding, ProblemKind, ScanRun, Severity, Status};
+use url::Url;
 
 /// Excel and WPS need the BOM to read UTF-8 Chinese correctly.
 const BOM: &[u8] = "\u{feff}".as_bytes();
 
-const FINDING_COLUMNS: [(&str, &str); 16] = [
+const FINDING_COLUMNS: [(&str, &str); 17] = [
     ("部门", "department"),
     ("邮箱地址", "address"),
     ("类别", "class"),
@@ -19,6 +20,7 @@ const FINDING_COLUMNS: [(&str, &str); 16] = [
     ("页面地址", "page_url"),
     ("页面标题", "page_title"),
     ("文档内位置", "location"),
+    ("链接页面", "linked_from"),
     ("写法", "form"),
     ("原文", "as_written"),
     ("上下文", "context"),
@@ -169,6 +171,7 @@ pub(super) fn departments(
                     f.page.as_str(),
                     f.page_title.as_deref().unwrap_or_default(),
                     f.location.as_deref().unwrap_or_default(),
+                    f.linked_from.as_ref().map_or("", Url::as_str),
                     f.form.as_str(),
                     &f.raw,
                     &f.context,

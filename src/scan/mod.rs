@@ -171,6 +171,11 @@ impl Collector {
                     context: c.context.clone(),
                     occurrences: 1,
                     location: c.location.clone(),
+                    linked_from: if doc.attachment {
+                        visit.found_on.cloned()
+                    } else {
+                        None
+                    },
                 },
             );
         }
@@ -397,6 +402,7 @@ pub async fn scan(
     let outcome = crawler.run(&seeds, &visitor, stop, resume.clone()).await;
     tracing::info!(elapsed = ?clock.elapsed(), pages = outcome.pages, "crawl finished");
     drop(visitor);
+    share_documents(&store, run, started.date_naive())?;
     store.flush()?;
     if let Some(e) = collector
         .failure
@@ -422,6 +428,58 @@ pub async fn scan(
         outcome,
         resumed: resume.is_some(),
     })
+}
+
+/// A document linked from pages of several departments concerns each of them: its findings,
+/// recorded under the department of the first page that linked it, are added for every other
+/// department whose pages link it, with that department's linking page. Uses the links stored
+/// with each page's extraction, so it works the same after a resume or on 304s.
+fn share_documents(store: &Store, run: i64, day: NaiveDate) -> Result<(), StoreError> {
+    let docs: Vec<Finding> = store
+        .run_findings(run)?
+        .into_iter()
+        .filter(|f| f.location.is_some() && f.verified)
+        .collect();
+    if docs.is_empty() {
+        return Ok(());
+    }
+    let targets: BTreeSet<&str> = docs.iter().map(|f| f.page.as_str()).collect();
+    // Document URL -> department -> its first linking page.
+    let mut linkers: BTreeMap<String, BTreeMap<String, Url>> = BTreeMap::new();
+    for (page, department, links) in store.page_links(run)? {
+        let Ok(page) = Url::parse(&page) else {
+            continue;
+        };
+        for link in links.iter().filter(|l| targets.contains(l.as_str())) {
+            linkers
+                .entry(link.to_string())
+                .or_default()
+                .entry(department.clone())
+                .or_insert_with(|| page.clone());
+        }
+    }
+    let mut extra = Vec::new();
+    for f in &docs {
+        let Some(by_department) = linkers.get(f.page.as_str()) else {
+            continue;
+        };
+        for (department, page) in by_department.iter().filter(|(d, _)| **d != f.department.0) {
+            let department = DepartmentId(department.clone());
+            let mut shared = f.clone();
+            shared.fingerprint = fingerprint(&department, &f.email, &f.page);
+            shared.department = department;
+            shared.linked_from = Some(page.clone());
+            extra.push(shared);
+        }
+    }
+    if !extra.is_empty() {
+        tracing::info!(
+            findings = extra.len(),
+            "shared documents attributed to more departments"
+        );
+        store.add_findings(run, day, extra);
+    }
+    Ok(())
 }
 
 /// Loads a stored run as a [`ScanRun`], with departments named and everything sorted.

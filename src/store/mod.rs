@@ -208,6 +208,7 @@ struct Row {
     occurrences: u32,
     verified: bool,
     location: Option<String>,
+    linked_from: Option<String>,
 }
 
 impl Row {
@@ -230,13 +231,15 @@ impl Row {
             context: self.context,
             occurrences: self.occurrences,
             location: self.location,
+            linked_from: self.linked_from.as_deref().and_then(|u| Url::parse(u).ok()),
             fingerprint: self.fingerprint,
         })
     }
 }
 
 const ROW_SQL: &str = "SELECT f.fingerprint, f.department, f.email, f.page, f.first_seen, f.last_seen,
-        o.class, o.severity, o.rule, o.page_title, o.form, o.raw, o.context, o.occurrences, o.verified, o.location
+        o.class, o.severity, o.rule, o.page_title, o.form, o.raw, o.context, o.occurrences, o.verified, o.location,
+        o.linked_from
      FROM occurrences o JOIN findings f ON f.fingerprint = o.fingerprint
      WHERE o.run_id = ?1";
 
@@ -407,6 +410,12 @@ impl Store {
         self.writer.send(Op::Page(Box::new((run, day, record))));
     }
 
+    /// Adds findings to a run whose page was recorded already (a shared document attributed
+    /// to one more department).
+    pub fn add_findings(&self, run: i64, day: NaiveDate, findings: Vec<Finding>) {
+        self.writer.send(Op::Findings { run, day, findings });
+    }
+
     /// Waits until every queued write is committed; returns the first write error, if any.
     pub fn flush(&self) -> Result<(), StoreError> {
         self.writer.flush()
@@ -498,8 +507,8 @@ impl Store {
             };
             tx.execute(
                 &format!(
-                    "INSERT INTO occurrences (run_id, fingerprint, class, severity, rule, page_title, form, raw, context, occurrences, verified, location)
-                     SELECT ?1, o.fingerprint, o.class, o.severity, o.rule, o.page_title, o.form, o.raw, o.context, o.occurrences, 0, o.location
+                    "INSERT INTO occurrences (run_id, fingerprint, class, severity, rule, page_title, form, raw, context, occurrences, verified, location, linked_from)
+                     SELECT ?1, o.fingerprint, o.class, o.severity, o.rule, o.page_title, o.form, o.raw, o.context, o.occurrences, 0, o.location, o.linked_from
                      FROM occurrences o JOIN findings f ON f.fingerprint = o.fingerprint
                      WHERE o.run_id = ?2
                        AND o.fingerprint NOT IN (SELECT fingerprint FROM occurrences WHERE run_id = ?1)
@@ -524,6 +533,45 @@ impl Store {
         )?;
         tx.commit()?;
         Ok(())
+    }
+
+    /// The links of every page read in a run, with the page's department (from the stored
+    /// extractions), for attributing shared documents.
+    pub fn page_links(&self, run: i64) -> Result<Vec<(String, String, Vec<Url>)>, StoreError> {
+        self.flush()?;
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT p.url, p.department, e.document FROM pages p
+             JOIN resources r ON r.url = p.url JOIN extractions e ON e.content_hash = r.content_hash
+             WHERE p.run_id = ?1",
+        )?;
+        let rows = stmt.query_map([run], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (url, department, json) = row?;
+            // Only the links are needed; a stored document that fails to decode has none.
+            let links = serde_json::from_str::<Document>(&json)
+                .map(|d| d.links)
+                .unwrap_or_default();
+            out.push((url, department, links));
+        }
+        Ok(out)
+    }
+
+    /// The findings recorded for a run so far (no statuses), for post-processing.
+    pub fn run_findings(&self, run: i64) -> Result<Vec<Finding>, StoreError> {
+        self.flush()?;
+        let conn = self.conn();
+        Self::rows(&conn, run)?
+            .into_iter()
+            .map(|r| r.into_finding(Status::New))
+            .collect()
     }
 
     /// How many pages a run has read so far.
@@ -566,6 +614,7 @@ impl Store {
                 occurrences: r.get(13)?,
                 verified: r.get(14)?,
                 location: r.get(15)?,
+                linked_from: r.get(16)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)

@@ -92,10 +92,12 @@ const MIGRATIONS: &[&str] = &[
     ",
     // 2: where inside a document a finding was seen.
     "ALTER TABLE occurrences ADD COLUMN location TEXT;",
+    // 3: for a document, the page that links it.
+    "ALTER TABLE occurrences ADD COLUMN linked_from TEXT;",
 ];
 
 /// The version this build writes (the number of migrations).
-pub const VERSION: i64 = 2;
+pub const VERSION: i64 = 3;
 const _: () = assert!(
     MIGRATIONS.len() as u64 == VERSION.cast_unsigned(),
     "VERSION must count MIGRATIONS"

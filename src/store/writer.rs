@@ -14,7 +14,7 @@ use rusqlite::{Connection, Transaction, params};
 use url::Url;
 
 use super::{PageRecord, StoreError, kind_str};
-use crate::model::{FrontierEntry, Problem};
+use crate::model::{Finding, FrontierEntry, Problem};
 
 /// Writes processed per transaction at most.
 const BATCH: usize = 1024;
@@ -30,6 +30,11 @@ pub(super) enum Op {
     Problem {
         run: i64,
         problem: Box<Problem>,
+    },
+    Findings {
+        run: i64,
+        day: NaiveDate,
+        findings: Vec<Finding>,
     },
     /// Reply once everything before this is committed (with the first error so far).
     Flush(Sender<Option<String>>),
@@ -123,6 +128,7 @@ fn commit(conn: &mut Connection, batch: &[Op]) -> Result<(), rusqlite::Error> {
             Op::Page(p) => page(&tx, p.0, p.1, &p.2)?,
             Op::Frontier { run, queued, done } => frontier(&tx, *run, queued, done.as_deref())?,
             Op::Problem { run, problem } => self::problem(&tx, *run, problem)?,
+            Op::Findings { run, day, findings } => self::findings(&tx, *run, *day, findings)?,
             Op::Flush(_) => {}
         }
     }
@@ -203,6 +209,15 @@ fn page(
          ON CONFLICT (run_id, url) DO UPDATE SET department = excluded.department, title = excluded.title, depth = excluded.depth",
     )?
     .execute(params![run, url, rec.page.department.0, rec.page.title, rec.page.depth])?;
+    findings(tx, run, day, &rec.findings)
+}
+
+fn findings(
+    tx: &Transaction<'_>,
+    run: i64,
+    day: NaiveDate,
+    findings: &[Finding],
+) -> Result<(), rusqlite::Error> {
     let day = day.format("%Y-%m-%d").to_string();
     let mut finding = tx.prepare_cached(
         "INSERT INTO findings (fingerprint, department, email, page, first_run, first_seen, last_run, last_seen)
@@ -210,13 +225,14 @@ fn page(
          ON CONFLICT (fingerprint) DO UPDATE SET last_run = excluded.last_run, last_seen = excluded.last_seen",
     )?;
     let mut occurrence = tx.prepare_cached(
-        "INSERT INTO occurrences (run_id, fingerprint, class, severity, rule, page_title, form, raw, context, occurrences, verified, location)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 1, ?11)
+        "INSERT INTO occurrences (run_id, fingerprint, class, severity, rule, page_title, form, raw, context, occurrences, verified, location, linked_from)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 1, ?11, ?12)
          ON CONFLICT (run_id, fingerprint) DO UPDATE SET class = excluded.class, severity = excluded.severity,
            rule = excluded.rule, page_title = excluded.page_title, form = excluded.form, raw = excluded.raw,
-           context = excluded.context, occurrences = excluded.occurrences, verified = 1, location = excluded.location",
+           context = excluded.context, occurrences = excluded.occurrences, verified = 1, location = excluded.location,
+           linked_from = excluded.linked_from",
     )?;
-    for f in &rec.findings {
+    for f in findings {
         finding.execute(params![
             f.fingerprint,
             f.department.0,
@@ -236,7 +252,8 @@ fn page(
             f.raw,
             f.context,
             f.occurrences,
-            f.location
+            f.location,
+            f.linked_from.as_ref().map(Url::as_str)
         ])?;
     }
     Ok(())

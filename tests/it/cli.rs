@@ -191,7 +191,9 @@ fn demo_scans_the_bundled_university() {
     let jwc = std::fs::read_to_string(day.join("departments/教务处.csv")).unwrap();
     assert!(
         jwc.lines().any(|l| l.contains("kaowu@demo-univ.edu.cn")
-            && l.contains("考务通知.docx,body,hash_for_at")),
+            && l.contains(
+                "考务通知.docx,body,http://www.demo-univ.edu.cn/jwc/exam.html,hash_for_at"
+            )),
         "{jwc}"
     );
     let math = std::fs::read_to_string(day.join("departments/数学学院.csv")).unwrap();

@@ -154,7 +154,56 @@ async fn scan_finds_exactly_the_published_addresses() {
     ]
     .into_iter()
     .collect();
+    // A document linked by two departments is reported for both. See: #4
+    let shared = format!("{WWW}/files/shared.docx");
+    let mut want = want;
+    for dept in ["党政办公室", "甲学院"] {
+        want.insert(row(
+            "zhang@ustl.edu.cn",
+            "external",
+            dept,
+            shared.clone(),
+            "plain",
+        ));
+        want.insert(row(
+            "12345678@qq.com",
+            "free_webmail",
+            dept,
+            shared.clone(),
+            "plain",
+        ));
+        want.insert(row(
+            "li@ustl.edu.cn",
+            "external",
+            dept,
+            shared.clone(),
+            "hash_for_at",
+        ));
+    }
     assert_eq!(got, want);
+    assert_eq!(
+        server.hits("www.fixture-univ.edu.cn", "/files/shared.docx"),
+        1,
+        "downloaded once"
+    );
+    let linked: BTreeSet<(String, Option<String>)> = run
+        .findings
+        .iter()
+        .filter(|f| f.page.as_str() == shared)
+        .map(|f| {
+            (
+                f.department.0.clone(),
+                f.linked_from.as_ref().map(ToString::to_string),
+            )
+        })
+        .collect();
+    assert_eq!(
+        linked,
+        BTreeSet::from([
+            ("党政办公室".to_string(), Some(format!("{WWW}/"))),
+            ("甲学院".to_string(), Some(format!("{A}/"))),
+        ])
+    );
     assert!(outcome.complete, "{outcome:?}");
 
     // Robots.txt of each host is its own: www's disallows /private/, dept-b's /hidden/.
@@ -229,8 +278,8 @@ async fn scan_finds_exactly_the_published_addresses() {
         .filter(|p| p.url.path() != "/calendar/")
         .map(|p| p.url.to_string())
         .collect();
-    // 10 pages, and the PDF attachment that was fetched and found corrupt.
-    assert_eq!(other_pages.len(), 11, "{other_pages:#?}");
+    // 10 pages, the shared DOCX, and the PDF attachment that was fetched and found corrupt.
+    assert_eq!(other_pages.len(), 12, "{other_pages:#?}");
 
     // Discovered department named from its home page title.
     let b = run
@@ -281,10 +330,10 @@ async fn reports_are_complete_and_safe_to_open() {
     assert_eq!(
         lines.next(),
         Some(
-            "部门,邮箱地址,类别,严重程度,判定规则,页面地址,页面标题,文档内位置,写法,原文,上下文,出现次数,状态,首次发现,最近发现,已存在周数"
+            "部门,邮箱地址,类别,严重程度,判定规则,页面地址,页面标题,文档内位置,链接页面,写法,原文,上下文,出现次数,状态,首次发现,最近发现,已存在周数"
         )
     );
-    assert_eq!(lines.count(), 4);
+    assert_eq!(lines.count(), 7);
     assert!(
         jia.contains("jia_teacher@qq.com,免费/公共邮箱,违规"),
         "{jia}"
@@ -305,7 +354,7 @@ async fn reports_are_complete_and_safe_to_open() {
 
     let json: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.join("findings.json")).unwrap()).unwrap();
-    assert_eq!(json["findings"].as_array().map(Vec::len), Some(15));
+    assert_eq!(json["findings"].as_array().map(Vec::len), Some(21));
     assert_eq!(json["complete"], serde_json::Value::Bool(true));
 
     // The same run written twice gives byte-identical files; a second run the same day gets

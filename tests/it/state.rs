@@ -221,7 +221,7 @@ async fn killed_scan_resumes_to_the_same_findings_without_refetching() {
         assert_eq!(code, Some(0));
         findings_of(out.path())
     };
-    assert_eq!(reference.len(), 15);
+    assert_eq!(reference.len(), 21);
 
     let mut killed = 0;
     for kill_ms in [250, 700, 1300] {
@@ -360,7 +360,7 @@ async fn ctrl_c_stops_cleanly_and_says_how_to_resume() {
         .await
         .unwrap();
     assert_eq!(code, Some(0));
-    assert_eq!(findings_of(out.path()).len(), 15);
+    assert_eq!(findings_of(out.path()).len(), 21);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
