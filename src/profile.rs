@@ -67,6 +67,18 @@ pub struct CrawlSettings {
     pub max_url_len: usize,
     /// URLs taken at most from one sitemap file.
     pub max_sitemap_urls: u32,
+    /// Distinct links followed at most from one page; the rest are not followed and the page
+    /// is listed (`too-many-links`). Guards against generated pages with huge link lists.
+    pub max_links_per_page: u32,
+    /// Pages fetched at most from one host (scheme, name and port), so one runaway host
+    /// cannot eat the run; further pages of that host are listed (`host-page-limit`).
+    /// 0 means no limit of its own (only `max_pages` applies).
+    pub max_pages_per_host: u32,
+    /// Failures in a row (timeouts, connection errors, resets, 5xx) after which a host is
+    /// given up: its remaining URLs are listed (`host-failing`) instead of fetched. Each
+    /// failure also pauses the host (doubling `retry_backoff_ms`, at most 30 s). 0 never
+    /// gives up.
+    pub host_failure_limit: u32,
 }
 
 impl Default for CrawlSettings {
@@ -91,6 +103,9 @@ impl Default for CrawlSettings {
             max_redirects: 10,
             max_url_len: 2_048,
             max_sitemap_urls: 50_000,
+            max_links_per_page: 10_000,
+            max_pages_per_host: 0,
+            host_failure_limit: 10,
         }
     }
 }

@@ -24,13 +24,25 @@ impl Bar {
         Bar(Some(bar))
     }
 
-    /// Shows the latest counts.
+    /// Shows the latest counts: pages (and documents among them), the rate since the start,
+    /// the frontier, failures and host activity.
     pub fn update(&self, p: Progress) {
         if let Some(bar) = &self.0 {
-            bar.set_message(format!(
-                "{} pages read, {} queued, {} in flight, {} skipped/failed, {} hosts",
-                p.pages_done, p.queued, p.in_flight, p.misses, p.hosts
-            ));
+            let secs = bar.elapsed().as_secs_f64();
+            let rate = if secs > 0.5 {
+                f64::from(p.pages_done) / secs
+            } else {
+                0.0
+            };
+            let mut msg = format!(
+                "{} pages read ({} documents), {rate:.1}/s, {} queued, {} in flight, {} skipped/failed, {} hosts ({} active",
+                p.pages_done, p.documents, p.queued, p.in_flight, p.misses, p.hosts, p.hosts_active
+            );
+            if p.hosts_given_up > 0 {
+                msg = format!("{msg}, {} given up", p.hosts_given_up);
+            }
+            msg.push(')');
+            bar.set_message(msg);
         }
     }
 

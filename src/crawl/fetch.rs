@@ -418,18 +418,50 @@ fn failed(code: &str, detail: String) -> Fetch {
 fn request_error(e: &reqwest::Error) -> Fetch {
     // The source chain holds the useful part ("connection refused", "dns error").
     let mut detail = e.to_string();
+    let mut io_kind = None;
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {
         detail.push_str(": ");
         detail.push_str(&s.to_string());
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            io_kind = io_kind.or(Some(io.kind()));
+        }
         source = s.source();
     }
+    let lower = detail.to_ascii_lowercase();
     let code = if e.is_timeout() {
+        detail.push_str(" (crawl.timeout_secs covers the whole request, body included)");
         "timeout"
+    } else if matches!(
+        io_kind,
+        Some(std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::ConnectionAborted)
+    ) || lower.contains("connection reset")
+    {
+        "connection-reset"
+    } else if [
+        "certificate",
+        "tls",
+        "handshake",
+        "corrupt message",
+        "invalidcontenttype",
+    ]
+    .iter()
+    .any(|w| lower.contains(w))
+    {
+        detail.push_str(" (TLS error: the server's HTTPS setup is broken)");
+        "tls"
     } else if e.is_connect() {
         "connect"
-    } else if e.is_body() || e.is_decode() {
+    } else if matches!(io_kind, Some(std::io::ErrorKind::UnexpectedEof))
+        || lower.contains("end of file before message length")
+        || lower.contains("incomplete")
+    {
+        detail.push_str(" (the server closed the connection before the end of the body)");
+        "truncated"
+    } else if e.is_body() {
         "body"
+    } else if e.is_decode() {
+        "decode"
     } else {
         "request"
     };
@@ -437,7 +469,7 @@ fn request_error(e: &reqwest::Error) -> Fetch {
 }
 
 /// HTML, XHTML and plain text are pages; a missing type is read and sniffed later.
-fn is_page_type(content_type: Option<&str>) -> bool {
+pub(crate) fn is_page_type(content_type: Option<&str>) -> bool {
     let Some(ct) = content_type else { return true };
     let mime = ct
         .split(';')

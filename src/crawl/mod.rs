@@ -5,6 +5,13 @@
 //! (on a blocking thread, since parsing is CPU work) and gets back the links to follow.
 //! Failures are data: every URL that was not read is reported to the visitor as a [`Miss`]
 //! and the crawl goes on. As in lychee, this loop is the only concurrent part of the pipeline.
+//!
+//! Hostile or broken servers are bounded by explicit settings, each with its own problem
+//! code: links taken per page (`too-many-links`), pages per host (`host-page-limit`), failures
+//! in a row per host (each failure pauses the host with a growing back-off; after
+//! `crawl.host_failure_limit` the rest of the host is listed as `host-failing`), redirect loops
+//! (`redirect-loop`), redirects to internal addresses (`redirect-internal`) and to other
+//! schemes (`unsupported-scheme`). Timeouts, the byte cap and connection errors are `fetch`'s.
 
 pub mod fetch;
 pub mod robots;
@@ -86,6 +93,12 @@ pub struct Progress {
     pub misses: u32,
     /// Hosts seen.
     pub hosts: usize,
+    /// Of the pages read, those that were documents (PDF, Office files, archives).
+    pub documents: u32,
+    /// Hosts with a request in flight.
+    pub hosts_active: usize,
+    /// Hosts given up after `crawl.host_failure_limit` failures in a row.
+    pub hosts_given_up: usize,
 }
 
 /// Receives what the crawl finds. Implemented by the scan pipeline.
@@ -160,6 +173,12 @@ struct Host {
     in_flight: u32,
     next_slot: Instant,
     delay: Duration,
+    /// Pages started on this host (for `max_pages_per_host`).
+    pages_started: u32,
+    /// Failures in a row (timeouts, connection errors, 5xx).
+    failures: u32,
+    /// Set when the host was given up: why, for the URLs left.
+    given_up: Option<String>,
 }
 
 enum Done {
@@ -181,6 +200,7 @@ enum PageResult {
     Read {
         links: Vec<Url>,
         not_modified: bool,
+        document: bool,
     },
     Redirect(Url),
     Miss {
@@ -212,6 +232,9 @@ struct State {
     off_scope: u32,
     excluded: u32,
     not_modified: u32,
+    documents: u32,
+    /// Redirect target → the URL that redirected there, to detect loops.
+    redirected_from: HashMap<String, Url>,
     /// Entries accepted since the last `Visitor::frontier` call.
     fresh: Vec<FrontierEntry>,
 }
@@ -268,6 +291,8 @@ impl Crawler {
             off_scope: 0,
             excluded: 0,
             not_modified: 0,
+            documents: 0,
+            redirected_from: HashMap::new(),
             fresh: Vec::new(),
         };
         if let Some(resume) = resume {
@@ -321,6 +346,9 @@ impl Crawler {
                 in_flight: st.in_flight,
                 misses: st.misses,
                 hosts: st.hosts.len(),
+                documents: st.documents,
+                hosts_active: st.hosts.values().filter(|h| h.in_flight > 0).count(),
+                hosts_given_up: st.hosts.values().filter(|h| h.given_up.is_some()).count(),
             });
         }
         tasks.abort_all();
@@ -368,6 +396,28 @@ impl Crawler {
     ) {
         let url = normalise(url);
         if !matches!(url.scheme(), "http" | "https") {
+            // Page links are filtered by the extractor; what gets here comes from sitemaps.
+            if st.seen.insert(url.to_string()) {
+                let job = Job {
+                    url,
+                    depth,
+                    found_on,
+                    hops,
+                    kind,
+                };
+                let detail = format!(
+                    "{}: scheme is not HTTP(S); only web pages are crawled",
+                    job.url.scheme()
+                );
+                Self::miss(
+                    st,
+                    visitor,
+                    &job,
+                    ProblemKind::Skipped,
+                    "unsupported-scheme",
+                    detail,
+                );
+            }
             return;
         }
         let Some(host) = url.host_str() else { return };
@@ -457,6 +507,9 @@ impl Crawler {
                 in_flight: 0,
                 next_slot: Instant::now(),
                 delay: Duration::from_millis(self.settings.delay_ms),
+                pages_started: 0,
+                failures: 0,
+                given_up: None,
             }
         });
         if kind == JobKind::Page {
@@ -517,6 +570,38 @@ impl Crawler {
                         let Some(job) = host.queue.pop_front() else {
                             break;
                         };
+                        if let Some(why) = &host.given_up {
+                            let detail = why.clone();
+                            Self::miss(
+                                st,
+                                visitor,
+                                &job,
+                                ProblemKind::Skipped,
+                                "host-failing",
+                                detail,
+                            );
+                            continue;
+                        }
+                        let per_host = self.settings.max_pages_per_host;
+                        if job.kind == JobKind::Page
+                            && per_host > 0
+                            && host.pages_started >= per_host
+                        {
+                            st.limited = true;
+                            let detail = format!(
+                                "crawl.max_pages_per_host ({per_host}) reached on {}; raise it to cover more of this host",
+                                host.origin
+                            );
+                            Self::miss(
+                                st,
+                                visitor,
+                                &job,
+                                ProblemKind::Skipped,
+                                "host-page-limit",
+                                detail,
+                            );
+                            continue;
+                        }
                         if job.kind == JobKind::Page {
                             if !robots.allowed(job.url.as_str()) {
                                 let (code, detail) = match robots.as_ref() {
@@ -555,6 +640,9 @@ impl Crawler {
                         let Some(host) = st.hosts.get_mut(&key) else {
                             break;
                         };
+                        if job.kind == JobKind::Page {
+                            host.pages_started += 1;
+                        }
                         let now = Instant::now();
                         let start = host.next_slot.max(now);
                         host.next_slot = start + host.delay;
@@ -618,13 +706,17 @@ impl Crawler {
             }
             Done::Page { job, result } => {
                 Self::release(st, &job);
+                self.host_health(st, &job, &result);
                 match result {
                     PageResult::Read {
                         links,
                         not_modified,
+                        document,
                     } => {
                         st.pages_done += 1;
                         st.not_modified += u32::from(not_modified);
+                        st.documents += u32::from(document);
+                        let links = self.cap_links(st, visitor, &job, links);
                         for link in links {
                             self.enqueue(
                                 st,
@@ -694,6 +786,99 @@ impl Crawler {
         }
     }
 
+    /// True when `target` is `from` or a URL that redirected (directly or through other
+    /// hops) to `from` in this crawl.
+    fn in_redirect_chain(st: &State, from: &Url, target: &Url) -> bool {
+        let mut at = from;
+        for _ in 0..=MAX_CHAIN_WALK {
+            if at == target {
+                return true;
+            }
+            match st.redirected_from.get(at.as_str()) {
+                Some(prev) => at = prev,
+                None => return false,
+            }
+        }
+        false
+    }
+
+    /// Follows at most `crawl.max_links_per_page` distinct links of a page; lists the page
+    /// when it had more.
+    fn cap_links(
+        &self,
+        st: &mut State,
+        visitor: &Arc<dyn Visitor>,
+        job: &Job,
+        links: Vec<Url>,
+    ) -> Vec<Url> {
+        let max = usize::try_from(self.settings.max_links_per_page).unwrap_or(usize::MAX);
+        let mut distinct = HashSet::new();
+        let mut kept = Vec::new();
+        let mut total = 0usize;
+        for link in links {
+            let link = normalise(&link);
+            if distinct.insert(link.to_string()) {
+                total += 1;
+                if kept.len() < max {
+                    kept.push(link);
+                }
+            }
+        }
+        if total > max {
+            let detail = format!(
+                "the page has {total} distinct links; only the first {max} (crawl.max_links_per_page) were followed"
+            );
+            let page = Job {
+                url: job.url.clone(),
+                depth: job.depth,
+                found_on: job.found_on.clone(),
+                hops: job.hops,
+                kind: job.kind,
+            };
+            Self::miss(
+                st,
+                visitor,
+                &page,
+                ProblemKind::Skipped,
+                "too-many-links",
+                detail,
+            );
+        }
+        kept
+    }
+
+    /// Counts failures in a row per host: each pauses the host (exponential back-off), and
+    /// `crawl.host_failure_limit` of them give the host up.
+    fn host_health(&self, st: &mut State, job: &Job, result: &PageResult) {
+        let Some(h) = st.hosts.get_mut(&job.url.origin().ascii_serialization()) else {
+            return;
+        };
+        let code = match result {
+            PageResult::Miss {
+                kind: ProblemKind::Failed,
+                code,
+                ..
+            } if is_host_failure(code) => code,
+            _ => {
+                h.failures = 0;
+                return;
+            }
+        };
+        h.failures += 1;
+        let backoff = Duration::from_millis(self.settings.retry_backoff_ms)
+            .saturating_mul(1 << (h.failures - 1).min(16))
+            .min(MAX_HOST_PAUSE);
+        h.next_slot = h.next_slot.max(Instant::now() + backoff);
+        let limit = self.settings.host_failure_limit;
+        if limit > 0 && h.failures >= limit && h.given_up.is_none() {
+            tracing::warn!(host = %h.origin, code, "host given up after {limit} failures in a row");
+            h.given_up = Some(format!(
+                "not fetched: {} failed {limit} requests in a row (crawl.host_failure_limit; last: {code}); the host looks down or hostile",
+                h.origin
+            ));
+        }
+    }
+
     fn release(st: &mut State, job: &Job) {
         if let Some(h) = st.hosts.get_mut(&job.url.origin().ascii_serialization()) {
             h.in_flight = h.in_flight.saturating_sub(1);
@@ -715,18 +900,52 @@ impl Crawler {
                 detail,
             );
         }
-        if !self.scope.allows(to) {
-            let detail =
-                format!("redirects to {to}, outside the institution's scope; not followed");
+        if !matches!(to.scheme(), "http" | "https") {
+            let detail = format!(
+                "redirects to {to}: scheme {} is not HTTP(S); not followed",
+                to.scheme()
+            );
             return Self::miss(
                 st,
                 visitor,
                 job,
                 ProblemKind::Skipped,
-                "redirect-out-of-scope",
+                "unsupported-scheme",
                 detail,
             );
         }
+        if !self.scope.allows(to) {
+            let (code, detail) = if is_internal(to) {
+                (
+                    "redirect-internal",
+                    format!(
+                        "redirects to {to}, an internal (loopback, private or link-local) address outside the institution's scope; not followed"
+                    ),
+                )
+            } else {
+                (
+                    "redirect-out-of-scope",
+                    format!("redirects to {to}, outside the institution's scope; not followed"),
+                )
+            };
+            return Self::miss(st, visitor, job, ProblemKind::Skipped, code, detail);
+        }
+        let target = normalise(to);
+        if Self::in_redirect_chain(st, &job.url, &target) {
+            let detail = format!(
+                "redirect loop: {target} redirects back to a URL earlier in the same chain; fix the server's redirects"
+            );
+            return Self::miss(
+                st,
+                visitor,
+                job,
+                ProblemKind::Failed,
+                "redirect-loop",
+                detail,
+            );
+        }
+        st.redirected_from
+            .insert(target.to_string(), job.url.clone());
         // The target keeps the depth of the link that led to the redirect.
         self.enqueue(
             st,
@@ -737,6 +956,50 @@ impl Crawler {
             job.hops + 1,
             job.kind,
         );
+    }
+}
+
+/// The longest pause one host gets after failures in a row.
+const MAX_HOST_PAUSE: Duration = Duration::from_secs(30);
+
+/// Hops walked back when looking for a redirect loop (more than `max_redirects` can be).
+const MAX_CHAIN_WALK: usize = 256;
+
+/// Failures that say something about the host (not about one URL).
+fn is_host_failure(code: &str) -> bool {
+    matches!(
+        code,
+        "timeout" | "connect" | "connection-reset" | "tls" | "truncated" | "body"
+    ) || code.starts_with("http-5")
+}
+
+/// Loopback, private, link-local or unspecified IP literals and `localhost` names.
+fn is_internal(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => {
+            ip.is_loopback()
+                || ip.is_private()
+                || ip.is_link_local()
+                || ip.is_unspecified()
+                || ip.is_broadcast()
+                || ip.octets()[0] == 100 && (ip.octets()[1] & 0xc0) == 64
+        }
+        Some(url::Host::Ipv6(ip)) => {
+            ip.is_loopback()
+                || ip.is_unspecified()
+                || (ip.segments()[0] & 0xfe00) == 0xfc00
+                || (ip.segments()[0] & 0xffc0) == 0xfe80
+                || ip
+                    .to_ipv4_mapped()
+                    .is_some_and(|v4| v4.is_loopback() || v4.is_private() || v4.is_link_local())
+        }
+        Some(url::Host::Domain(d)) => {
+            let d = d.trim_end_matches('.').to_ascii_lowercase();
+            let last = d.rsplit('.').next().unwrap_or_default();
+            d == "localhost"
+                || (d.contains('.') && matches!(last, "localhost" | "local" | "internal"))
+        }
+        None => false,
     }
 }
 
@@ -779,6 +1042,7 @@ async fn fetch_page(fetcher: &Fetcher, job: &Job, visitor: Arc<dyn Visitor>) -> 
             return PageResult::Read {
                 links,
                 not_modified: true,
+                document: false,
             };
         }
         // Nothing usable stored: fetch it in full.
@@ -792,6 +1056,7 @@ async fn fetch_page(fetcher: &Fetcher, job: &Job, visitor: Arc<dyn Visitor>) -> 
             file_name,
             body,
         } => {
+            let document = !fetch::is_page_type(content_type.as_deref());
             let page = CrawledPage {
                 url: job.url.clone(),
                 depth: job.depth,
@@ -806,6 +1071,7 @@ async fn fetch_page(fetcher: &Fetcher, job: &Job, visitor: Arc<dyn Visitor>) -> 
                 Ok(links) => PageResult::Read {
                     links,
                     not_modified: false,
+                    document,
                 },
                 Err(e) => PageResult::Miss {
                     kind: ProblemKind::Failed,
@@ -846,5 +1112,44 @@ async fn fetch_sitemap(
                 detail: format!("reading the sitemap failed: {e}"),
             }),
         other => Err(other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_addresses() {
+        let internal = |s: &str| is_internal(&Url::parse(s).expect("url"));
+        for s in [
+            "http://127.0.0.1/",
+            "http://10.1.2.3/",
+            "http://192.168.0.1:8080/",
+            "http://169.254.169.254/latest/meta-data",
+            "http://100.64.0.1/",
+            "http://[::1]/",
+            "http://[fd00::1]/",
+            "http://localhost/",
+            "http://printer.local/",
+        ] {
+            assert!(internal(s), "{s}");
+        }
+        for s in [
+            "http://8.8.8.8/",
+            "http://www.ustl.edu.cn/",
+            "http://[2001:db8::1]/",
+        ] {
+            assert!(!internal(s), "{s}");
+        }
+    }
+
+    #[test]
+    fn host_failures_are_host_level_codes() {
+        assert!(is_host_failure("timeout"));
+        assert!(is_host_failure("http-503"));
+        assert!(is_host_failure("connection-reset"));
+        assert!(!is_host_failure("http-404"));
+        assert!(!is_host_failure("too-large"));
     }
 }

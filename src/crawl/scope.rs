@@ -1,6 +1,10 @@
 //! Which URLs belong to the institution: hosts under its registrable domains (by the public
 //! suffix list, so `cs.ustl.edu.cn` is in and `ustl.edu.cn.evil.com` is out), hosts listed in
 //! `scope.extra_hosts`, minus anything matching `scope.exclude`.
+//!
+//! URL normalisation also strips session ids (`;jsessionid=…` path parameters and
+//! `PHPSESSID=`, `sid=`-style query parameters), so a server that mints a new session in
+//! every link cannot make one page look like endless new URLs.
 
 use regex::Regex;
 use url::Url;
@@ -76,13 +80,57 @@ impl Scope {
     }
 }
 
+/// Session-id parameter names stripped whatever their value.
+const SESSION_PARAMS: &[&str] = &["jsessionid", "phpsessid", "aspsessionid", "cfid", "cftoken"];
+
+/// Names stripped only when the value looks like a token (long enough not to be a page or
+/// section number, which `sid=12` often is).
+const MAYBE_SESSION_PARAMS: &[&str] = &["sid", "sessionid", "session_id", "sess", "oscsid"];
+
+/// Shortest value of a [`MAYBE_SESSION_PARAMS`] parameter taken for a session token.
+const MIN_TOKEN_LEN: usize = 16;
+
+/// True when `name=value` (a path or query parameter) carries a session id.
+fn is_session_param(param: &str) -> bool {
+    let (name, value) = param.split_once('=').unwrap_or((param, ""));
+    let name = name.to_ascii_lowercase();
+    SESSION_PARAMS.iter().any(|p| name.starts_with(p))
+        || (MAYBE_SESSION_PARAMS.contains(&name.as_str()) && value.len() >= MIN_TOKEN_LEN)
+}
+
 /// Puts a URL in the form used for deduplication: no fragment, no empty query, a path of `/`
-/// at least. `url` already lowercases the host, drops default ports and resolves dot
-/// segments.
+/// at least, no session ids (`;jsessionid=` path parameters, session query parameters).
+/// `url` already lowercases the host, drops default ports and resolves dot segments.
 #[must_use]
 pub fn normalise(url: &Url) -> Url {
     let mut u = url.clone();
     u.set_fragment(None);
+    if u.path().contains(';') {
+        let path: Vec<String> = u
+            .path()
+            .split('/')
+            .map(|segment| {
+                let mut parts = segment.split(';');
+                let mut kept = parts.next().unwrap_or_default().to_string();
+                for p in parts.filter(|p| !is_session_param(p)) {
+                    kept.push(';');
+                    kept.push_str(p);
+                }
+                kept
+            })
+            .collect();
+        u.set_path(&path.join("/"));
+    }
+    if let Some(q) = u.query()
+        && q.split('&').any(is_session_param)
+    {
+        let kept: Vec<&str> = q
+            .split('&')
+            .filter(|p| !p.is_empty() && !is_session_param(p))
+            .collect();
+        let kept = kept.join("&");
+        u.set_query(Some(&kept));
+    }
     if u.query() == Some("") {
         u.set_query(None);
     }
@@ -140,5 +188,37 @@ exclude = ['\.mp4$', '^https?://mail\.ustl\.edu\.cn/']
             n("https://www.ustl.edu.cn/x?a=1#f"),
             "https://www.ustl.edu.cn/x?a=1"
         );
+    }
+
+    #[test]
+    fn normalisation_strips_session_ids() {
+        let n = |s: &str| normalise(&Url::parse(s).expect("url")).to_string();
+        assert_eq!(
+            n("http://a.edu.cn/list.jsp;jsessionid=0A1B2C3D4E5F?id=7"),
+            "http://a.edu.cn/list.jsp?id=7"
+        );
+        assert_eq!(
+            n("http://a.edu.cn/x;JSESSIONID=abc/y.jsp"),
+            "http://a.edu.cn/x/y.jsp"
+        );
+        assert_eq!(
+            n("http://a.edu.cn/x.php?PHPSESSID=9f8e7d&page=2"),
+            "http://a.edu.cn/x.php?page=2"
+        );
+        assert_eq!(
+            n("http://a.edu.cn/x.php?page=2&sid=5f2b8c9d0e1f2a3b4c5d"),
+            "http://a.edu.cn/x.php?page=2"
+        );
+        assert_eq!(
+            n("http://a.edu.cn/x.asp?ASPSESSIONIDQQ=KLMNOP"),
+            "http://a.edu.cn/x.asp"
+        );
+        // A short `sid` is a section number, not a session.
+        assert_eq!(
+            n("http://a.edu.cn/list.jsp?sid=12"),
+            "http://a.edu.cn/list.jsp?sid=12"
+        );
+        // Other path parameters stay.
+        assert_eq!(n("http://a.edu.cn/x;v=2"), "http://a.edu.cn/x;v=2");
     }
 }

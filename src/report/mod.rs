@@ -4,20 +4,26 @@
 //! - `csv.rs`: `departments/<department>.csv`, `summary.csv`, `errors.csv` (UTF-8 with BOM
 //!   so Excel and WPS show Chinese; cells neutralised against formula injection);
 //! - `json.rs`: `findings.json`, everything, for other tools;
+//! - `html.rs`: `summary.html`, the inspection office's self-contained page (charts, trend,
+//!   drill-down), every crawled string escaped;
+//! - `xlsx.rs`: `summary.xlsx` and per-department workbooks (rust_xlsxwriter);
 //! - `table.rs`: the one-screen summary the CLI prints.
 //!
 //! Files are written to a temporary name and renamed, so a crash never leaves a half-written
 //! report that looks complete. Given the same run, the files are byte-identical.
 
 mod csv;
+pub mod html;
 mod json;
 mod table;
+pub mod xlsx;
 
 use std::path::{Path, PathBuf};
 
 use crate::error::ReportError;
 use crate::model::ScanRun;
 
+pub use html::TrendPoint;
 pub use table::summary_table;
 
 /// Language of column headers and class names.
@@ -81,6 +87,45 @@ pub fn write_all(run: &ScanRun, dir: &Path, lang: Lang) -> Result<Written, Repor
         dir: dir.to_path_buf(),
         files,
     })
+}
+
+/// Writes the reports beyond [`write_all`]'s into `dir`: `summary.html` always (with the
+/// trend over `history`, past runs from the store), `summary.xlsx` when `xlsx`, and
+/// `departments/<department>.xlsx` beside each CSV when `department_xlsx`. Returns the files
+/// written, relative to `dir`, in the order written.
+pub fn write_extra(
+    run: &ScanRun,
+    dir: &Path,
+    lang: Lang,
+    history: &[TrendPoint],
+    xlsx: bool,
+    department_xlsx: bool,
+) -> Result<Vec<PathBuf>, ReportError> {
+    let mut files = Vec::new();
+    std::fs::create_dir_all(dir).map_err(|source| ReportError::Write {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let html = html::summary_html(run, lang, history);
+    write_atomic(&dir.join("summary.html"), html.as_bytes())?;
+    files.push(PathBuf::from("summary.html"));
+    if xlsx {
+        xlsx::write_workbook(run, &dir.join("summary.xlsx"), lang)?;
+        files.push(PathBuf::from("summary.xlsx"));
+    }
+    if department_xlsx {
+        let dept_dir = dir.join("departments");
+        std::fs::create_dir_all(&dept_dir).map_err(|source| ReportError::Write {
+            path: dept_dir.clone(),
+            source,
+        })?;
+        for (d, name) in run.departments.iter().zip(xlsx::department_files(run)) {
+            let rel = Path::new("departments").join(name);
+            xlsx::write_department_workbook(run, &d.id, &dir.join(&rel), lang)?;
+            files.push(rel);
+        }
+    }
+    Ok(files)
 }
 
 /// Writes to `<path>.tmp`, then renames over `path`.

@@ -7,6 +7,8 @@ mod cli;
 mod corpus;
 mod documents;
 mod files;
+mod hostile;
+mod report;
 mod rules;
 mod scan;
 mod state;
