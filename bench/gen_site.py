@@ -4,7 +4,9 @@
 Usage: gen_site.py OUT_DIR [--pages N] [--hosts H] [--docs D]
 
 Writes OUT_DIR/<host>/... (HTML pages of realistic size with Chinese and English prose,
-navigation links, a few addresses per page in several forms), D notice documents, a
+navigation links, a few addresses per page in several forms), D notice documents (3-page
+Chinese PDFs made with reportlab's STSong-Light CID font, as older Chinese office PDFs are;
+`pip install reportlab` if it is missing), a
 profile OUT_DIR/profile.toml and OUT_DIR/hosts.txt (one host per line). Deterministic
 (seeded), so two runs give the same site.
 """
@@ -37,6 +39,26 @@ def address(rnd, i):
         return f"{user}#{DOMAIN}（请将#替换为@）"
     return f"{user}[at]{DOMAIN}"
 
+def pdf(path, addresses):
+    """A 3-page notice, one address per page, Chinese text in a CID font."""
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+    from reportlab.pdfgen import canvas
+    if "STSong-Light" not in pdfmetrics.getRegisteredFontNames():
+        pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
+    c = canvas.Canvas(path)
+    for page, addr in enumerate(addresses):
+        c.setFont("STSong-Light", 11)
+        y = 800
+        c.drawString(60, y, f"关于规范学校电子邮箱使用的通知（第{page + 1}页）")
+        for i in range(0, 400, 40):
+            y -= 18
+            c.drawString(60, y, ZH[i % len(ZH):i % len(ZH) + 40])
+        y -= 18
+        c.drawString(60, y, f"联系邮箱：{addr}")
+        c.showPage()
+    c.save()
+
 per_host = max(1, args.pages // len(hosts))
 paths = {h: ["/"] + [f"/news/{n}.html" for n in range(1, per_host)] for h in hosts}
 docs_per_host = max(1, args.docs // len(hosts))
@@ -52,7 +74,7 @@ for h in hosts:
         nav = "".join(f'<li><a href="{l}">新闻 {l}</a></li>' for l in links)
         nav += "".join(f'<li><a href="http://{o}/">{o}</a></li>' for o in hosts)
         if n < docs_per_host:
-            nav += f'<li><a href="/files/notice{n}.txt">附件 notice{n}.txt</a></li>'
+            nav += f'<li><a href="/files/notice{n}.pdf">附件 notice{n}.pdf</a></li>'
         body = "".join(
             f"<p>{ZH}{EN}联系人：张老师，邮箱：{address(rnd, n * 10 + k)}，电话：0411-{rnd.randint(1000000, 9999999)}。</p>"
             for k in range(rnd.randint(2, 5))
@@ -67,8 +89,7 @@ for h in hosts:
             f.write(html)
         total += 1
     for n in range(docs_per_host):
-        with open(os.path.join(root, "files", f"notice{n}.txt"), "w", encoding="utf-8") as f:
-            f.write(f"关于规范学校电子邮箱使用的通知\n{ZH * 3}\n联系邮箱：{address(rnd, 90000 + n)}\n")
+        pdf(os.path.join(root, "files", f"notice{n}.pdf"), [address(rnd, 90000 + n * 3 + p) for p in range(3)])
 
 with open(os.path.join(args.out, "hosts.txt"), "w") as f:
     f.write("\n".join(hosts) + "\n")

@@ -17,13 +17,14 @@ command -v nginx >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=nonintera
 cargo build --release -q
 BIN=${CARGO_TARGET_DIR:-target}/release/mailpatrol
 
+python3 -c "import reportlab" 2>/dev/null || pip install -q reportlab
 python3 bench/gen_site.py "$WORK/site" --pages "$PAGES" --docs "$DOCS"
 # nginx workers run unprivileged: let them read the site.
 chmod -R a+rX "$WORK"
 {
   echo "worker_processes 2; pid $WORK/nginx.pid; error_log $WORK/error.log;"
   echo "events { worker_connections 1024; }"
-  echo "http { access_log off; default_type text/html; types { text/html html; text/plain txt; }"
+  echo "http { access_log off; default_type text/html; types { text/html html; text/plain txt; application/pdf pdf; }"
   while read -r host; do
     echo "server { listen 127.0.0.1:$PORT; server_name $host; root $WORK/site/$host; charset utf-8; }"
   done < "$WORK/site/hosts.txt"

@@ -10,7 +10,7 @@ use crate::model::{Department, DepartmentId};
 use crate::profile::{Profile, is_within};
 
 /// Maps URLs to departments for one profile.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Attributor {
     prefixes: Vec<(String, DepartmentId)>,
     hosts: Vec<(String, DepartmentId)>,

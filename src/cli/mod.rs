@@ -4,6 +4,7 @@
 mod classify;
 mod history;
 mod progress;
+mod report;
 mod scan;
 mod schedule;
 
@@ -62,6 +63,8 @@ enum Command {
     Demo(scan::DemoArgs),
     /// Print the class of each address and the rule that decided it.
     Classify(classify::ClassifyArgs),
+    /// Write the reports of a stored run again, in any format.
+    Report(report::ReportArgs),
     /// Show what changed between two runs: new and resolved findings.
     Diff(history::DiffArgs),
     /// Remove runs and report folders older than the retention period.
@@ -80,6 +83,7 @@ pub fn main() -> ExitCode {
         Command::Files(args) => scan::run_files(&args, progress),
         Command::Demo(args) => scan::run_demo(&args, progress, cli.quiet),
         Command::Classify(args) => classify::run(&args),
+        Command::Report(args) => report::run(&args),
         Command::Diff(args) => history::run_diff(&args),
         Command::Prune(args) => history::run_prune(&args),
         Command::Schedule(args) => schedule::run(&args),

@@ -52,6 +52,12 @@ pub struct OutputArgs {
     /// Exit with code 1 when a finding of this severity (or worse) exists.
     #[arg(long, value_enum)]
     fail_on: Option<FailOn>,
+    /// Also write summary.xlsx (a summary sheet and a sheet per department).
+    #[arg(long)]
+    xlsx: bool,
+    /// Also write an Excel workbook beside each department's CSV.
+    #[arg(long)]
+    department_xlsx: bool,
 }
 
 /// Crawl settings that override the profile's `[crawl]` table for this run.
@@ -320,6 +326,26 @@ async fn execute(
     deliver(&store, &result, out, &profile.path)
 }
 
+/// The trend of a profile's completed runs, for `summary.html`. Without it the page still
+/// renders, so a failure here is only logged.
+pub fn trend(store: &Store, profile: &str) -> Vec<report::TrendPoint> {
+    match store.trend(profile) {
+        Ok(points) => points
+            .into_iter()
+            .map(|(run, day, violations, reviews)| report::TrendPoint {
+                run,
+                day,
+                violations,
+                open: violations + reviews,
+            })
+            .collect(),
+        Err(e) => {
+            tracing::warn!("cannot read the run history for the trend chart: {e}");
+            Vec::new()
+        }
+    }
+}
+
 /// Writes the reports of a finished run, prints the summary and picks the exit code.
 fn deliver(store: &Store, result: &ScanResult, out: &OutputArgs, profile: &Path) -> Exit {
     let lang = match out.lang {
@@ -336,6 +362,18 @@ fn deliver(store: &Store, result: &ScanResult, out: &OutputArgs, profile: &Path)
             return Exit::Runtime;
         }
     };
+    let history = trend(store, &run.profile);
+    if let Err(e) = report::write_extra(
+        run,
+        &written.dir,
+        lang,
+        &history,
+        out.xlsx,
+        out.department_xlsx,
+    ) {
+        report_error(&e);
+        return Exit::Runtime;
+    }
     tracing::info!(elapsed = ?clock.elapsed(), "reports written");
     if let Err(e) = store.set_report_dir(run.id, &written.dir) {
         report_error(&e);

@@ -574,6 +574,36 @@ impl Store {
             .collect()
     }
 
+    /// Per completed run of a profile, oldest first: `(run, day, violations, reviews)`
+    /// present in it, for the trend in `summary.html`.
+    pub fn trend(&self, profile: &str) -> Result<Vec<(i64, NaiveDate, u32, u32)>, StoreError> {
+        self.flush()?;
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT r.id, r.started,
+                    COUNT(CASE WHEN o.severity = 'violation' THEN 1 END),
+                    COUNT(CASE WHEN o.severity = 'review' THEN 1 END)
+             FROM runs r LEFT JOIN occurrences o ON o.run_id = r.id
+             WHERE r.profile = ?1 AND r.completed = 1
+             GROUP BY r.id ORDER BY r.id",
+        )?;
+        let rows = stmt.query_map([profile], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, u32>(2)?,
+                r.get::<_, u32>(3)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, started, violations, reviews) = row?;
+            let day = started.get(..10).map_or(Ok(NaiveDate::MIN), parse_date)?;
+            out.push((id, day, violations, reviews));
+        }
+        Ok(out)
+    }
+
     /// How many pages a run has read so far.
     pub fn pages_read(&self, run: i64) -> Result<u32, StoreError> {
         self.flush()?;

@@ -415,6 +415,57 @@ async fn diff_prune_and_schedule_commands() {
         Some(2)
     );
 
+    // Every scan wrote summary.html; any stored run can be written again in any format.
+    assert!(
+        run_dirs(out.path())
+            .iter()
+            .all(|d| d.join("summary.html").is_file())
+    );
+    let again = out.path().join("again");
+    let report = bin()
+        .args([
+            "report",
+            "--out",
+            out_dir,
+            "--run",
+            "1",
+            "--format",
+            "xlsx,html",
+            "--profile",
+        ])
+        .arg(support::profile_path())
+        .arg("--to")
+        .arg(&again)
+        .output()
+        .unwrap();
+    assert_eq!(
+        report.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&report.stderr)
+    );
+    assert!(again.join("summary.html").is_file() && again.join("summary.xlsx").is_file());
+    assert!(again.join("departments/甲学院.xlsx").is_file());
+    assert!(
+        !again.join("summary.csv").exists(),
+        "only the formats asked for"
+    );
+    let html = std::fs::read_to_string(again.join("summary.html")).unwrap();
+    assert!(
+        html.contains("partner@allowed-partner.com"),
+        "run 1 still had the news page"
+    );
+    assert_eq!(
+        bin()
+            .args(["report", "--out", out_dir, "--run", "9"])
+            .output()
+            .unwrap()
+            .status
+            .code(),
+        Some(2)
+    );
+    std::fs::remove_dir_all(&again).unwrap();
+
     // Nothing is old enough to prune with the default 100 days.
     let prune = bin().args(["prune", "--out", out_dir]).output().unwrap();
     assert_eq!(prune.status.code(), Some(0));

@@ -1,0 +1,163 @@
+//! `mailpatrol report`: writes the reports of any stored run again, in any format.
+
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+use mailpatrol::attribute::Attributor;
+use mailpatrol::model::RunCounters;
+use mailpatrol::profile::Profile;
+use mailpatrol::report::{self, Lang};
+use mailpatrol::scan::load;
+
+use super::scan::{open_store, trend};
+use super::{Exit, report_error};
+
+/// Which files to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    /// Department CSVs, summary.csv, errors.csv and findings.json.
+    Csv,
+    /// Same as csv (findings.json is written with the CSVs).
+    Json,
+    /// summary.html.
+    Html,
+    /// summary.xlsx and a workbook per department.
+    Xlsx,
+}
+
+/// Arguments of `report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The run: `latest` (the latest completed run) or its number.
+    #[arg(long, default_value = "latest")]
+    run: String,
+    /// Formats to write (repeatable or comma-separated) [default: all].
+    #[arg(long, value_enum, value_delimiter = ',')]
+    format: Vec<Format>,
+    /// The profile, to list its configured departments even when they have nothing.
+    #[arg(long, short)]
+    profile: Option<PathBuf>,
+    /// The reports folder (the state database is OUT/state.sqlite unless --state is given).
+    #[arg(long, short, default_value = "reports")]
+    out: PathBuf,
+    /// The state database [default: OUT/state.sqlite].
+    #[arg(long, value_name = "FILE")]
+    state: Option<PathBuf>,
+    /// Where to write [default: a new dated folder under OUT].
+    #[arg(long, value_name = "DIR")]
+    to: Option<PathBuf>,
+    /// Language of headers and class names.
+    #[arg(long, value_parser = ["zh", "en"], default_value = "zh")]
+    lang: String,
+}
+
+/// Regenerates a stored run's reports.
+pub fn run(args: &ReportArgs) -> Exit {
+    let state = args
+        .state
+        .clone()
+        .unwrap_or_else(|| args.out.join("state.sqlite"));
+    if !state.is_file() {
+        eprintln!(
+            "error: no state database at {}; run a scan first, or give --out/--state",
+            state.display()
+        );
+        return Exit::Runtime;
+    }
+    let attributor = match &args.profile {
+        Some(p) => match Profile::load(p) {
+            Ok(p) => Attributor::new(&p),
+            Err(e) => {
+                report_error(&e);
+                return Exit::Config;
+            }
+        },
+        None => Attributor::default(),
+    };
+    let Some(store) = open_store(&state) else {
+        return Exit::Runtime;
+    };
+    let runs = match store.runs() {
+        Ok(r) => r,
+        Err(e) => {
+            report_error(&e);
+            return Exit::Runtime;
+        }
+    };
+    let info = if args.run == "latest" {
+        runs.iter().rev().find(|r| r.completed)
+    } else {
+        args.run
+            .parse::<i64>()
+            .ok()
+            .and_then(|id| runs.iter().find(|r| r.id == id))
+    };
+    let Some(info) = info else {
+        let known: Vec<String> = runs.iter().map(|r| r.id.to_string()).collect();
+        eprintln!(
+            "error: no run {:?} in {}; runs there: {}",
+            args.run,
+            state.display(),
+            known.join(", ")
+        );
+        return Exit::Runtime;
+    };
+    let started = chrono::DateTime::parse_from_rfc3339(&info.started).map_or_else(
+        |_| chrono::Local::now(),
+        |t| t.with_timezone(&chrono::Local),
+    );
+    let run = match load(
+        &store,
+        info.id,
+        &info.profile,
+        &attributor,
+        RunCounters::default(),
+        started,
+    ) {
+        Ok(r) => r,
+        Err(e) => {
+            report_error(&e);
+            return Exit::Runtime;
+        }
+    };
+    let lang = if args.lang == "en" {
+        Lang::En
+    } else {
+        Lang::Zh
+    };
+    let all = args.format.is_empty();
+    let want = |f: Format| all || args.format.contains(&f);
+    let dir = args
+        .to
+        .clone()
+        .unwrap_or_else(|| report::run_dir(&args.out, &run));
+    let mut files = Vec::new();
+    if want(Format::Csv) || want(Format::Json) {
+        match report::write_all(&run, &dir, lang) {
+            Ok(w) => files.extend(w.files),
+            Err(e) => {
+                report_error(&e);
+                return Exit::Runtime;
+            }
+        }
+    }
+    if want(Format::Html) || want(Format::Xlsx) {
+        let history = trend(&store, &run.profile);
+        let xlsx = want(Format::Xlsx);
+        match report::write_extra(&run, &dir, lang, &history, xlsx, xlsx) {
+            Ok(f) => files.extend(f),
+            Err(e) => {
+                report_error(&e);
+                return Exit::Runtime;
+            }
+        }
+    }
+    println!(
+        "Run {} ({}): {} files written to {}",
+        run.id,
+        info.started,
+        files.len(),
+        dir.display()
+    );
+    Exit::Ok
+}
