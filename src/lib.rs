@@ -15,6 +15,7 @@ pub mod attribute;
 pub mod classify;
 pub mod crawl;
 pub mod decode;
+pub mod deliver;
 pub mod demo;
 pub mod error;
 pub mod extract;

@@ -16,14 +16,15 @@ use mailpatrol::store::{RunInfo, Store};
 pub struct StateArgs {
     /// The reports folder.
     #[arg(long, short, default_value = "reports")]
-    out: PathBuf,
+    pub out: PathBuf,
     /// The state database [default: OUT/state.sqlite].
     #[arg(long, value_name = "FILE")]
     state: Option<PathBuf>,
 }
 
 impl StateArgs {
-    fn open(&self) -> Option<Store> {
+    /// Opens the existing state database, or says clearly that there is none.
+    pub fn open(&self) -> Option<Store> {
         let path = self
             .state
             .clone()

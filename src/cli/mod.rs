@@ -7,6 +7,7 @@ mod progress;
 mod report;
 mod scan;
 mod schedule;
+mod send;
 
 use std::process::ExitCode;
 
@@ -65,6 +66,8 @@ enum Command {
     Classify(classify::ClassifyArgs),
     /// Write the reports of a stored run again, in any format.
     Report(report::ReportArgs),
+    /// Email each department its own report of a stored run (or write .eml files).
+    Send(send::SendArgs),
     /// Show what changed between two runs: new and resolved findings.
     Diff(history::DiffArgs),
     /// Remove runs and report folders older than the retention period.
@@ -84,6 +87,7 @@ pub fn main() -> ExitCode {
         Command::Demo(args) => scan::run_demo(&args, progress, cli.quiet),
         Command::Classify(args) => classify::run(&args),
         Command::Report(args) => report::run(&args),
+        Command::Send(args) => send::run(&args),
         Command::Diff(args) => history::run_diff(&args),
         Command::Prune(args) => history::run_prune(&args),
         Command::Schedule(args) => schedule::run(&args),

@@ -9,7 +9,8 @@ use mailpatrol::profile::Profile;
 use mailpatrol::report::{self, Lang};
 use mailpatrol::scan::load;
 
-use super::scan::{open_store, trend};
+use super::history::StateArgs;
+use super::scan::trend;
 use super::{Exit, report_error};
 
 /// Which files to write.
@@ -37,12 +38,8 @@ pub struct ReportArgs {
     /// The profile, to list its configured departments even when they have nothing.
     #[arg(long, short)]
     profile: Option<PathBuf>,
-    /// The reports folder (the state database is OUT/state.sqlite unless --state is given).
-    #[arg(long, short, default_value = "reports")]
-    out: PathBuf,
-    /// The state database [default: OUT/state.sqlite].
-    #[arg(long, value_name = "FILE")]
-    state: Option<PathBuf>,
+    #[command(flatten)]
+    state: StateArgs,
     /// Where to write [default: a new dated folder under OUT].
     #[arg(long, value_name = "DIR")]
     to: Option<PathBuf>,
@@ -53,17 +50,6 @@ pub struct ReportArgs {
 
 /// Regenerates a stored run's reports.
 pub fn run(args: &ReportArgs) -> Exit {
-    let state = args
-        .state
-        .clone()
-        .unwrap_or_else(|| args.out.join("state.sqlite"));
-    if !state.is_file() {
-        eprintln!(
-            "error: no state database at {}; run a scan first, or give --out/--state",
-            state.display()
-        );
-        return Exit::Runtime;
-    }
     let attributor = match &args.profile {
         Some(p) => match Profile::load(p) {
             Ok(p) => Attributor::new(&p),
@@ -74,7 +60,7 @@ pub fn run(args: &ReportArgs) -> Exit {
         },
         None => Attributor::default(),
     };
-    let Some(store) = open_store(&state) else {
+    let Some(store) = args.state.open() else {
         return Exit::Runtime;
     };
     let runs = match store.runs() {
@@ -97,7 +83,7 @@ pub fn run(args: &ReportArgs) -> Exit {
         eprintln!(
             "error: no run {:?} in {}; runs there: {}",
             args.run,
-            state.display(),
+            store.path().display(),
             known.join(", ")
         );
         return Exit::Runtime;
@@ -130,7 +116,7 @@ pub fn run(args: &ReportArgs) -> Exit {
     let dir = args
         .to
         .clone()
-        .unwrap_or_else(|| report::run_dir(&args.out, &run));
+        .unwrap_or_else(|| report::run_dir(&args.state.out, &run));
     let mut files = Vec::new();
     if want(Format::Csv) || want(Format::Json) {
         match report::write_all(&run, &dir, lang) {

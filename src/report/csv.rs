@@ -1,9 +1,10 @@
 //! The CSV reports. Column sets are declared once per file, in both languages.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
 
-use super::{Lang, file_name};
+use super::{AtomicFile, Lang, file_name};
 use crate::error::ReportError;
 use crate::model::{Class, Finding, ProblemKind, ScanRun, Severity, Status};
 use url::Url;
@@ -11,7 +12,7 @@ use url::Url;
 /// Excel and WPS need the BOM to read UTF-8 Chinese correctly.
 const BOM: &[u8] = "\u{feff}".as_bytes();
 
-const FINDING_COLUMNS: [(&str, &str); 17] = [
+pub(super) const FINDING_COLUMNS: [(&str, &str); 17] = [
     ("部门", "department"),
     ("邮箱地址", "address"),
     ("类别", "class"),
@@ -56,7 +57,7 @@ const ERROR_COLUMNS: [(&str, &str); 6] = [
     ("说明", "detail"),
 ];
 
-fn header(cols: &[(&'static str, &'static str)], lang: Lang) -> Vec<&'static str> {
+pub(super) fn header(cols: &[(&'static str, &'static str)], lang: Lang) -> Vec<&'static str> {
     cols.iter()
         .map(|&(zh, en)| if lang == Lang::Zh { zh } else { en })
         .collect()
@@ -72,7 +73,7 @@ pub fn neutralise(cell: &str) -> String {
     }
 }
 
-fn status_name(f: &Finding, lang: Lang) -> &'static str {
+pub(super) fn status_name(f: &Finding, lang: Lang) -> &'static str {
     match (f.status, f.verified, lang) {
         (Status::StillPresent | Status::New, false, Lang::Zh) => "仍存在（本次未能核实）",
         (Status::StillPresent | Status::New, false, Lang::En) => "still_present_unverified",
@@ -81,24 +82,27 @@ fn status_name(f: &Finding, lang: Lang) -> &'static str {
     }
 }
 
-fn class_name(c: Class, lang: Lang) -> &'static str {
+pub(super) fn class_name(c: Class, lang: Lang) -> &'static str {
     if lang == Lang::Zh { c.zh() } else { c.as_str() }
 }
 
-fn severity_name(s: Severity, lang: Lang) -> &'static str {
+pub(super) fn severity_name(s: Severity, lang: Lang) -> &'static str {
     if lang == Lang::Zh { s.zh() } else { s.as_str() }
 }
 
+/// A CSV file streamed to disk (through [`AtomicFile`]), row by row.
 struct Sheet {
     name: PathBuf,
-    writer: csv::Writer<Vec<u8>>,
+    writer: csv::Writer<AtomicFile>,
 }
 
 impl Sheet {
-    fn new(name: impl Into<PathBuf>, header: &[&str]) -> Result<Sheet, ReportError> {
+    fn new(path: &Path, header: &[&str]) -> Result<Sheet, ReportError> {
+        let mut file = AtomicFile::create(path)?;
+        file.write_all(BOM).map_err(|e| file.error(e))?;
         let mut s = Sheet {
-            name: name.into(),
-            writer: csv::Writer::from_writer(BOM.to_vec()),
+            name: PathBuf::from(path.file_name().unwrap_or(path.as_os_str())),
+            writer: csv::Writer::from_writer(file),
         };
         s.row(header.iter().copied())?;
         Ok(s)
@@ -116,12 +120,13 @@ impl Sheet {
         }
     }
 
-    fn finish(self) -> Result<Vec<u8>, ReportError> {
+    fn finish(self) -> Result<(), ReportError> {
         let name = self.name.clone();
-        self.writer.into_inner().map_err(|e| ReportError::Encode {
+        let file = self.writer.into_inner().map_err(|e| ReportError::Encode {
             path: name,
             message: e.to_string(),
-        })
+        })?;
+        file.commit()
     }
 }
 
@@ -143,18 +148,19 @@ pub(super) fn department_files(run: &ScanRun) -> Vec<String> {
         .collect()
 }
 
-/// One CSV per department, header only when it has no findings ("scanned, clean" must be
-/// told apart from "not scanned").
+/// One CSV per department in `dir`, header only when it has no findings ("scanned, clean"
+/// must be told apart from "not scanned"). Returns the file names written.
 pub(super) fn departments(
     run: &ScanRun,
     lang: Lang,
-) -> Result<Vec<(String, Vec<u8>)>, ReportError> {
+    dir: &Path,
+) -> Result<Vec<String>, ReportError> {
     let header = header(&FINDING_COLUMNS, lang);
     run.departments
         .iter()
         .zip(department_files(run))
         .map(|(d, file)| {
-            let mut sheet = Sheet::new(&file, &header)?;
+            let mut sheet = Sheet::new(&dir.join(&file), &header)?;
             let current = run.findings.iter().filter(|f| f.department == d.id);
             let gone = run.resolved.iter().filter(|f| f.department == d.id);
             for f in current.chain(gone) {
@@ -182,14 +188,15 @@ pub(super) fn departments(
                     &weeks,
                 ])?;
             }
-            Ok((file, sheet.finish()?))
+            sheet.finish()?;
+            Ok(file)
         })
         .collect()
 }
 
 /// One row per department plus a total.
-pub(super) fn summary(run: &ScanRun, lang: Lang) -> Result<Vec<u8>, ReportError> {
-    let mut sheet = Sheet::new("summary.csv", &header(&SUMMARY_COLUMNS, lang))?;
+pub(super) fn summary(run: &ScanRun, lang: Lang, path: &Path) -> Result<(), ReportError> {
+    let mut sheet = Sheet::new(path, &header(&SUMMARY_COLUMNS, lang))?;
     let mut total = crate::model::DepartmentStats::default();
     let all = run.department_stats();
     for ((d, s), file) in all.iter().zip(department_files(run)) {
@@ -230,8 +237,8 @@ pub(super) fn summary(run: &ScanRun, lang: Lang) -> Result<Vec<u8>, ReportError>
 }
 
 /// Every URL that was skipped or could not be read, and why.
-pub(super) fn errors(run: &ScanRun, lang: Lang) -> Result<Vec<u8>, ReportError> {
-    let mut sheet = Sheet::new("errors.csv", &header(&ERROR_COLUMNS, lang))?;
+pub(super) fn errors(run: &ScanRun, lang: Lang, path: &Path) -> Result<(), ReportError> {
+    let mut sheet = Sheet::new(path, &header(&ERROR_COLUMNS, lang))?;
     for p in &run.problems {
         let name = run
             .departments

@@ -1,9 +1,11 @@
 //! `findings.json`: the whole run, for other tools. The shape is versioned.
 
-use std::path::PathBuf;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use super::AtomicFile;
 use crate::error::ReportError;
 use crate::model::{Department, DepartmentStats, Finding, Page, Problem, ScanRun};
 
@@ -27,7 +29,8 @@ struct DepartmentJson<'a> {
     stats: DepartmentStats,
 }
 
-pub(super) fn findings(run: &ScanRun) -> Result<Vec<u8>, ReportError> {
+/// Streams `findings.json` to `path` (pretty-printed, with a final newline).
+pub(super) fn findings(run: &ScanRun, path: &Path) -> Result<(), ReportError> {
     let doc = Json {
         schema_version: 1,
         profile: &run.profile,
@@ -43,10 +46,14 @@ pub(super) fn findings(run: &ScanRun) -> Result<Vec<u8>, ReportError> {
         problems: &run.problems,
         pages: &run.pages,
     };
-    let mut out = serde_json::to_vec_pretty(&doc).map_err(|e| ReportError::Encode {
-        path: PathBuf::from("findings.json"),
-        message: e.to_string(),
+    let mut out = AtomicFile::create(path)?;
+    serde_json::to_writer_pretty(&mut out, &doc).map_err(|e| match e.io_error_kind() {
+        Some(_) => out.error(std::io::Error::other(e)),
+        None => ReportError::Encode {
+            path: PathBuf::from("findings.json"),
+            message: e.to_string(),
+        },
     })?;
-    out.push(b'\n');
-    Ok(out)
+    out.write_all(b"\n").map_err(|e| out.error(e))?;
+    out.commit()
 }

@@ -70,19 +70,16 @@ pub fn write_all(run: &ScanRun, dir: &Path, lang: Lang) -> Result<Written, Repor
         path: dept_dir.clone(),
         source,
     })?;
-    for (name, bytes) in csv::departments(run, lang)? {
-        let rel = Path::new("departments").join(name);
-        write_atomic(&dir.join(&rel), &bytes)?;
-        files.push(rel);
+    // Every file is streamed to disk row by row: a large run is never held twice in memory.
+    for name in csv::departments(run, lang, &dept_dir)? {
+        files.push(Path::new("departments").join(name));
     }
-    for (name, bytes) in [
-        ("summary.csv", csv::summary(run, lang)?),
-        ("errors.csv", csv::errors(run, lang)?),
-        ("findings.json", json::findings(run)?),
-    ] {
-        write_atomic(&dir.join(name), &bytes)?;
-        files.push(PathBuf::from(name));
-    }
+    csv::summary(run, lang, &dir.join("summary.csv"))?;
+    files.push(PathBuf::from("summary.csv"));
+    csv::errors(run, lang, &dir.join("errors.csv"))?;
+    files.push(PathBuf::from("errors.csv"));
+    json::findings(run, &dir.join("findings.json"))?;
+    files.push(PathBuf::from("findings.json"));
     Ok(Written {
         dir: dir.to_path_buf(),
         files,
@@ -139,6 +136,66 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
     let tmp = PathBuf::from(tmp);
     std::fs::write(&tmp, bytes).map_err(err)?;
     std::fs::rename(&tmp, path).map_err(err)
+}
+
+/// A file being written through a buffer to `<path>.tmp`; [`AtomicFile::commit`] flushes it
+/// and renames it over `path`. Dropped without a commit, it leaves only the `.tmp` file.
+pub(crate) struct AtomicFile {
+    path: PathBuf,
+    tmp: PathBuf,
+    out: std::io::BufWriter<std::fs::File>,
+}
+
+impl AtomicFile {
+    /// Creates (or truncates) `<path>.tmp`.
+    pub(crate) fn create(path: &Path) -> Result<AtomicFile, ReportError> {
+        let mut tmp = path.as_os_str().to_owned();
+        tmp.push(".tmp");
+        let tmp = PathBuf::from(tmp);
+        let file = std::fs::File::create(&tmp).map_err(|source| ReportError::Write {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Ok(AtomicFile {
+            path: path.to_path_buf(),
+            tmp,
+            out: std::io::BufWriter::with_capacity(64 * 1024, file),
+        })
+    }
+
+    /// The error for a failed write to this file.
+    pub(crate) fn error(&self, source: std::io::Error) -> ReportError {
+        ReportError::Write {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    /// Flushes the buffer and renames the file into place.
+    pub(crate) fn commit(self) -> Result<(), ReportError> {
+        let AtomicFile { path, tmp, out } = self;
+        let err = |source| ReportError::Write {
+            path: path.clone(),
+            source,
+        };
+        let file = out.into_inner().map_err(|e| err(e.into_error()))?;
+        drop(file);
+        std::fs::rename(&tmp, &path).map_err(err)
+    }
+}
+
+impl std::io::Write for AtomicFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.out.write(buf)
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.out.write_all(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
 }
 
 /// A department id as a file name: characters that Windows or Unix refuse become `_`.

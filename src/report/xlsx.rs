@@ -16,29 +16,11 @@ use rust_xlsxwriter::{DocProperties, ExcelDateTime, Format, Url, Workbook, Works
 use unicode_width::UnicodeWidthStr;
 
 use super::Lang;
+use super::csv::{FINDING_COLUMNS, class_name, header, severity_name, status_name};
 use crate::error::ReportError;
 use crate::model::{
-    Class, Department, DepartmentId, Finding, Problem, ProblemKind, ScanRun, Severity, Status,
+    Department, DepartmentId, Finding, Problem, ProblemKind, ScanRun, Severity, Status,
 };
-
-const FINDING_COLUMNS: [(&str, &str); 16] = [
-    ("部门", "department"),
-    ("邮箱地址", "address"),
-    ("类别", "class"),
-    ("严重程度", "severity"),
-    ("判定规则", "rule"),
-    ("页面地址", "page_url"),
-    ("页面标题", "page_title"),
-    ("文档内位置", "location"),
-    ("写法", "form"),
-    ("原文", "as_written"),
-    ("上下文", "context"),
-    ("出现次数", "occurrences"),
-    ("状态", "status"),
-    ("首次发现", "first_seen"),
-    ("最近发现", "last_seen"),
-    ("已存在周数", "weeks_open"),
-];
 
 const SUMMARY_COLUMNS: [(&str, &str); 15] = [
     ("部门", "department"),
@@ -76,10 +58,6 @@ const MAX_URL: usize = 2_079;
 
 fn tr(lang: Lang, zh: &'static str, en: &'static str) -> &'static str {
     if lang == Lang::Zh { zh } else { en }
-}
-
-fn header(cols: &[(&'static str, &'static str)], lang: Lang) -> Vec<&'static str> {
-    cols.iter().map(|&(zh, en)| tr(lang, zh, en)).collect()
 }
 
 fn encode_err(path: &Path) -> impl Fn(XlsxError) -> ReportError + '_ {
@@ -267,23 +245,6 @@ fn clip_utf16(s: &str, max: usize) -> std::borrow::Cow<'_, str> {
     out.into()
 }
 
-fn class_name(c: Class, lang: Lang) -> &'static str {
-    if lang == Lang::Zh { c.zh() } else { c.as_str() }
-}
-
-fn severity_name(s: Severity, lang: Lang) -> &'static str {
-    if lang == Lang::Zh { s.zh() } else { s.as_str() }
-}
-
-fn status_name(f: &Finding, lang: Lang) -> &'static str {
-    match (f.status, f.verified) {
-        (Status::Resolved, _) => tr(lang, "已整改", "resolved"),
-        (_, false) => tr(lang, "仍存在（本次未能核实）", "still_present_unverified"),
-        (Status::New, true) => tr(lang, "新发现", "new"),
-        (Status::StillPresent, true) => tr(lang, "仍存在", "still_present"),
-    }
-}
-
 fn kind_name(k: ProblemKind, lang: Lang) -> &'static str {
     match k {
         ProblemKind::Skipped => tr(lang, "跳过", "skipped"),
@@ -315,15 +276,16 @@ fn findings_sheet(
         s.url(5, f.page.as_str())?;
         s.text(6, f.page_title.as_deref().unwrap_or_default())?;
         s.text(7, f.location.as_deref().unwrap_or_default())?;
-        s.text(8, f.form.as_str())?;
-        s.text(9, &f.raw)?;
-        s.text(10, &f.context)?;
-        s.number(11, f.occurrences)?;
-        s.text(12, status_name(f, lang))?;
-        s.text(13, &f.first_seen.to_string())?;
-        s.text(14, &f.last_seen.to_string())?;
+        s.url(8, f.linked_from.as_ref().map_or("", url::Url::as_str))?;
+        s.text(9, f.form.as_str())?;
+        s.text(10, &f.raw)?;
+        s.text(11, &f.context)?;
+        s.number(12, f.occurrences)?;
+        s.text(13, status_name(f, lang))?;
+        s.text(14, &f.first_seen.to_string())?;
+        s.text(15, &f.last_seen.to_string())?;
         // Weeks fit an f64 exactly.
-        s.number(15, u32::try_from(weeks(run, f)).unwrap_or(u32::MAX))?;
+        s.number(16, u32::try_from(weeks(run, f)).unwrap_or(u32::MAX))?;
         s.next_row();
     }
     s.finish()

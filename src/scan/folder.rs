@@ -162,19 +162,15 @@ pub fn scan_folder(
     let owner = FolderOwner::new(&root, profile);
     let mut walk_problems = Vec::new();
     let (files, complete) = walk(&root, &options, &mut walk_problems);
-    let collector = Collector {
-        owner: Owner::Folder(owner),
-        store: Arc::clone(store),
-        run,
-        day: started.date_naive(),
+    let collector = Collector::new(
+        Owner::Folder(owner),
+        Arc::clone(store),
+        (run, started.date_naive()),
         classifier,
-        attributor: attributor.clone(),
-        limits: profile.documents.limits(profile.crawl.max_document_bytes),
-        progress: options.progress,
-        extracted: AtomicU32::new(0),
-        reused: AtomicU32::new(0),
-        failure: Mutex::new(None),
-    };
+        attributor.clone(),
+        profile,
+        options.progress,
+    );
     let problem = |path: &Path, kind: ProblemKind, code: &str, detail: String| {
         let Ok(url) = Url::from_file_path(path) else {
             return;

@@ -93,6 +93,30 @@ fn looks_like_html(content_type: Option<&str>, body: &[u8]) -> bool {
 }
 
 impl Collector {
+    fn new(
+        owner: Owner,
+        store: Arc<Store>,
+        (run, day): (i64, NaiveDate),
+        classifier: Classifier,
+        attributor: Attributor,
+        profile: &Profile,
+        progress: Option<Box<ProgressFn>>,
+    ) -> Collector {
+        Collector {
+            owner,
+            store,
+            run,
+            day,
+            classifier,
+            attributor,
+            limits: profile.documents.limits(profile.crawl.max_document_bytes),
+            progress,
+            extracted: AtomicU32::new(0),
+            reused: AtomicU32::new(0),
+            failure: Mutex::new(None),
+        }
+    }
+
     fn fail(&self, e: StoreError) {
         tracing::error!("{e}");
         let mut f = self.failure.lock().unwrap_or_else(PoisonError::into_inner);
@@ -374,19 +398,15 @@ pub async fn scan(
         let started = Local::now();
         (store.begin_run(&profile.name, started)?, started, None)
     };
-    let collector = Arc::new(Collector {
-        owner: Owner::Web,
-        store: Arc::clone(&store),
-        run,
-        day: started.date_naive(),
+    let collector = Arc::new(Collector::new(
+        Owner::Web,
+        Arc::clone(&store),
+        (run, started.date_naive()),
         classifier,
-        attributor: attributor.clone(),
-        limits: profile.documents.limits(profile.crawl.max_document_bytes),
-        progress: options.progress,
-        extracted: AtomicU32::new(0),
-        reused: AtomicU32::new(0),
-        failure: Mutex::new(None),
-    });
+        attributor.clone(),
+        profile,
+        options.progress,
+    ));
     // Department sites are seeds too: a sub-site nobody links to is still audited.
     let mut seeds = profile.seeds.clone();
     for d in &profile.departments {
@@ -435,11 +455,13 @@ pub async fn scan(
 /// department whose pages link it, with that department's linking page. Uses the links stored
 /// with each page's extraction, so it works the same after a resume or on 304s.
 fn share_documents(store: &Store, run: i64, day: NaiveDate) -> Result<(), StoreError> {
-    let docs: Vec<Finding> = store
+    let mut docs: Vec<Finding> = store
         .run_findings(run)?
         .into_iter()
         .filter(|f| f.location.is_some() && f.verified)
         .collect();
+    // The collect reuses the buffer of every finding of the run: give it back.
+    docs.shrink_to_fit();
     if docs.is_empty() {
         return Ok(());
     }

@@ -94,10 +94,21 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE occurrences ADD COLUMN location TEXT;",
     // 3: for a document, the page that links it.
     "ALTER TABLE occurrences ADD COLUMN linked_from TEXT;",
+    // 4: which report of which run went to whom (`mailpatrol send` never sends one twice).
+    r"
+    CREATE TABLE deliveries (
+        run_id INTEGER NOT NULL,
+        department TEXT NOT NULL,
+        recipient TEXT NOT NULL,
+        sent_at TEXT NOT NULL,
+        message_id TEXT NOT NULL,
+        PRIMARY KEY (run_id, department, recipient)
+    );
+    ",
 ];
 
 /// The version this build writes (the number of migrations).
-pub const VERSION: i64 = 3;
+pub const VERSION: i64 = 4;
 const _: () = assert!(
     MIGRATIONS.len() as u64 == VERSION.cast_unsigned(),
     "VERSION must count MIGRATIONS"

@@ -11,5 +11,6 @@ mod hostile;
 mod report;
 mod rules;
 mod scan;
+mod send;
 mod state;
 mod support;

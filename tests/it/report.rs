@@ -387,16 +387,16 @@ fn xlsx_workbooks_read_back() {
         .find(|r| r[1] == Data::String("li@ustl.edu.cn".into()))
         .unwrap();
     assert_eq!(
-        formula_row[10],
+        formula_row[11],
         Data::String(FORMULA.into()),
         "kept as text"
     );
     assert!(
         sheet
             .iter()
-            .any(|r| r[10] == Data::String("办公室邮箱：zhang#qq.com（请将#换成@）".into()))
+            .any(|r| r[11] == Data::String("办公室邮箱：zhang#qq.com（请将#换成@）".into()))
     );
-    assert!(sheet.iter().any(|r| r[12] == Data::String("已整改".into())));
+    assert!(sheet.iter().any(|r| r[13] == Data::String("已整改".into())));
 
     let evil = read_sheet(&book, "<script>alert(1)<_script>");
     assert!(
@@ -545,4 +545,79 @@ async fn demo_summary_in_chromium() {
         return;
     };
     assert_dom(&dom);
+}
+
+/// Converts a file with LibreOffice headless (`soffice`), as a department would open it;
+/// `None` (with a note) when LibreOffice is not installed.
+fn libreoffice_csv(input: &Path, infilter: Option<&str>, outdir: &Path) -> Option<String> {
+    if Command::new("soffice").arg("--version").output().is_err() {
+        eprintln!("note: soffice (LibreOffice) not installed; spreadsheet round trip skipped");
+        return None;
+    }
+    let profile = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new("soffice");
+    cmd.arg(format!(
+        "-env:UserInstallation=file://{}",
+        profile.path().display()
+    ))
+    .args([
+        "--headless",
+        "--convert-to",
+        "csv:Text - txt - csv (StarCalc):44,34,76,1",
+    ]);
+    if let Some(f) = infilter {
+        cmd.arg(format!("--infilter={f}"));
+    }
+    let status = cmd.arg("--outdir").arg(outdir).arg(input).output().unwrap();
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    let stem = input.file_stem().unwrap().to_string_lossy().into_owned();
+    Some(std::fs::read_to_string(outdir.join(format!("{stem}.csv"))).unwrap())
+}
+
+/// The CSV and the workbook, opened by a real spreadsheet program, give back the Chinese
+/// text, the numbers, and the formula-looking evidence as inert text. See: #6
+#[test]
+fn a_spreadsheet_program_reads_the_reports_back() {
+    let run = hostile_run();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("r");
+    mailpatrol::report::write_all(&run, &dir, Lang::Zh).unwrap();
+    write_extra(&run, &dir, Lang::Zh, &history(), true, false).unwrap();
+    let out = tmp.path().join("lo");
+    std::fs::create_dir_all(&out).unwrap();
+
+    // Department CSV, imported as UTF-8 (what Excel and WPS do on seeing the BOM).
+    let csv_in = dir.join("departments/cs.csv");
+    std::fs::copy(&csv_in, tmp.path().join("dept.csv")).unwrap();
+    let Some(back) = libreoffice_csv(&tmp.path().join("dept.csv"), Some("CSV:44,34,76,1"), &out)
+    else {
+        return;
+    };
+    assert!(back.contains("计算机学院"), "{back}");
+    assert!(back.contains("li@ustl.edu.cn"), "{back}");
+    assert!(
+        back.contains(&format!("'{FORMULA}").replace('"', "\"\"")),
+        "formula stays text:\n{back}"
+    );
+
+    // The workbook's first sheet (the summary): Chinese headers and plain numbers.
+    let Some(summary) = libreoffice_csv(&dir.join("summary.xlsx"), None, &out) else {
+        return;
+    };
+    let mut lines = summary.lines();
+    // LibreOffice quotes text cells and leaves numbers bare.
+    assert!(
+        lines.next().is_some_and(|h| h.starts_with("\"部门\",")),
+        "{summary}"
+    );
+    assert!(
+        summary
+            .lines()
+            .any(|l| l.starts_with("\"计算机学院\",") && l.split(',').nth(6) == Some("1")),
+        "{summary}"
+    );
 }
