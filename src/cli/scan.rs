@@ -476,8 +476,14 @@ fn exit_code(
         let first = run.problems.first().map_or_else(String::new, |p| {
             format!(" First problem: {} — {}.", p.url, p.detail)
         });
+        // Upload-folder runs are named "<profile> [files]" (scan::folder).
+        let hint = if run.profile.ends_with(" [files]") {
+            "Check that the folder holds the notice files and that they are readable"
+        } else {
+            "Check the seeds, the network or proxy (http_proxy / https_proxy)"
+        };
         eprintln!(
-            "error: no page could be read, so nothing was audited.{first} Check the seeds, the network or proxy (http_proxy / https_proxy), and {}/errors.csv.",
+            "error: nothing could be read, so nothing was audited.{first} {hint}, and see {}/errors.csv.",
             dir.display()
         );
         return Exit::Runtime;

@@ -87,7 +87,8 @@ async fn unreachable_seed_is_a_clear_runtime_error() {
     let out = run(c).await;
     assert_eq!(out.status.code(), Some(2));
     let stderr = text(&out.stderr);
-    assert!(stderr.contains("no page could be read"), "{stderr}");
+    assert!(stderr.contains("nothing could be read"), "{stderr}");
+    assert!(stderr.contains("proxy"), "{stderr}");
     assert!(stderr.contains("errors.csv"), "{stderr}");
 }
 

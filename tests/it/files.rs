@@ -88,6 +88,28 @@ fn uploaded_notices_are_read_and_attributed_by_folder() {
 }
 
 #[test]
+fn empty_folder_is_a_clear_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir(tmp.path().join("empty")).unwrap();
+    let out = Command::cargo_bin("mailpatrol")
+        .unwrap()
+        .arg("files")
+        .arg(tmp.path().join("empty"))
+        .arg("--profile")
+        .arg(support::profile_path())
+        .arg("--out")
+        .arg(tmp.path().join("reports"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("nothing could be read") && stderr.contains("folder"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn missing_folder_is_a_clear_error() {
     let tmp = tempfile::tempdir().unwrap();
     let out = Command::cargo_bin("mailpatrol")
