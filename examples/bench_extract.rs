@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! cargo run --release --example bench_extract -- [--mb 200] [--page-mb 50] [--keep]
+//! cargo run --release --example bench_extract -- --mb 200 --profile-only   # for `perf record`
 //! ```
 //!
 //! It generates `--mb` megabytes of page-like text (Chinese notices and English prose from
@@ -166,14 +167,16 @@ fn mb(bytes: usize) -> f64 {
 fn main() {
     let mut args = std::env::args().skip(1);
     let (mut total_mb, mut page_mb, mut keep) = (200usize, 50usize, false);
+    let mut profile_only = false;
     while let Some(a) = args.next() {
         match a.as_str() {
             "--mb" => total_mb = args.next().and_then(|v| v.parse().ok()).unwrap_or(total_mb),
             "--page-mb" => page_mb = args.next().and_then(|v| v.parse().ok()).unwrap_or(page_mb),
             "--keep" => keep = true,
+            "--profile-only" => profile_only = true,
             other => {
                 eprintln!(
-                    "unknown argument {other}; usage: bench_extract [--mb N] [--page-mb N] [--keep]"
+                    "unknown argument {other}; usage: bench_extract [--mb N] [--page-mb N] [--keep] [--profile-only]"
                 );
                 std::process::exit(2);
             }
@@ -182,6 +185,16 @@ fn main() {
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let t = Instant::now();
     let text = generate(total_mb * 1_000_000, &mut rng);
+    if profile_only {
+        // Only the finder, several times, so a profile is not diluted by generation,
+        // ripgrep or the page pass.
+        for _ in 0..5 {
+            let t = Instant::now();
+            let n = extract::find_addresses(&text).len();
+            println!("finder: {:.3} s, {n} addresses", t.elapsed().as_secs_f64());
+        }
+        return;
+    }
     let path = std::env::temp_dir().join("mailpatrol_bench_extract.txt");
     let written = std::fs::File::create(&path).and_then(|mut f| f.write_all(text.as_bytes()));
     if let Err(e) = written {
