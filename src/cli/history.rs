@@ -40,6 +40,35 @@ impl StateArgs {
     }
 }
 
+/// The run `which` names: `latest` (the latest completed run) or a run number. When there is
+/// none, says so with the runs the database holds.
+pub fn pick_run(store: &Store, which: &str) -> Option<RunInfo> {
+    let runs = match store.runs() {
+        Ok(r) => r,
+        Err(e) => {
+            report_error(&e);
+            return None;
+        }
+    };
+    let found = if which == "latest" {
+        runs.iter().rev().find(|r| r.completed)
+    } else {
+        which
+            .parse::<i64>()
+            .ok()
+            .and_then(|id| runs.iter().find(|r| r.id == id))
+    };
+    if found.is_none() {
+        let known: Vec<String> = runs.iter().map(|r| r.id.to_string()).collect();
+        eprintln!(
+            "error: no run {which:?} in {}; runs there: {}",
+            store.path().display(),
+            known.join(", ")
+        );
+    }
+    found.cloned()
+}
+
 /// Output format of `diff`.
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum DiffFormat {

@@ -9,7 +9,7 @@ use mailpatrol::profile::Profile;
 use mailpatrol::report::{self, Lang};
 use mailpatrol::scan::load;
 
-use super::history::StateArgs;
+use super::history::{StateArgs, pick_run};
 use super::scan::trend;
 use super::{Exit, report_error};
 
@@ -63,29 +63,7 @@ pub fn run(args: &ReportArgs) -> Exit {
     let Some(store) = args.state.open() else {
         return Exit::Runtime;
     };
-    let runs = match store.runs() {
-        Ok(r) => r,
-        Err(e) => {
-            report_error(&e);
-            return Exit::Runtime;
-        }
-    };
-    let info = if args.run == "latest" {
-        runs.iter().rev().find(|r| r.completed)
-    } else {
-        args.run
-            .parse::<i64>()
-            .ok()
-            .and_then(|id| runs.iter().find(|r| r.id == id))
-    };
-    let Some(info) = info else {
-        let known: Vec<String> = runs.iter().map(|r| r.id.to_string()).collect();
-        eprintln!(
-            "error: no run {:?} in {}; runs there: {}",
-            args.run,
-            store.path().display(),
-            known.join(", ")
-        );
+    let Some(info) = pick_run(&store, &args.run) else {
         return Exit::Runtime;
     };
     let started = chrono::DateTime::parse_from_rfc3339(&info.started).map_or_else(

@@ -12,7 +12,7 @@ use mailpatrol::profile::Profile;
 use mailpatrol::report::Lang;
 use mailpatrol::scan::load;
 
-use super::scan::open_store;
+use super::history::{StateArgs, pick_run};
 use super::{Exit, report_error};
 
 const SEND_HELP: &str = "\
@@ -51,12 +51,8 @@ pub struct SendArgs {
     /// The profile: departments and their `contacts`.
     #[arg(long, short)]
     profile: PathBuf,
-    /// The reports folder (the state database is OUT/state.sqlite unless --state is given).
-    #[arg(long, short, default_value = "reports")]
-    out: PathBuf,
-    /// The state database [default: OUT/state.sqlite].
-    #[arg(long, value_name = "FILE")]
-    state: Option<PathBuf>,
+    #[command(flatten)]
+    state: StateArgs,
     /// Write each message to DIR/<department>.eml instead of sending it.
     #[arg(long, value_name = "DIR")]
     dry_run: Option<PathBuf>,
@@ -133,43 +129,10 @@ pub fn run(args: &SendArgs) -> Exit {
             }
         }
     };
-    let state = args
-        .state
-        .clone()
-        .unwrap_or_else(|| args.out.join("state.sqlite"));
-    if !state.is_file() {
-        eprintln!(
-            "error: no state database at {}; run a scan first, or give --out/--state",
-            state.display()
-        );
-        return Exit::Runtime;
-    }
-    let Some(store) = open_store(&state) else {
+    let Some(store) = args.state.open() else {
         return Exit::Runtime;
     };
-    let runs = match store.runs() {
-        Ok(r) => r,
-        Err(e) => {
-            report_error(&e);
-            return Exit::Runtime;
-        }
-    };
-    let info = if args.run == "latest" {
-        runs.iter().rev().find(|r| r.completed)
-    } else {
-        args.run
-            .parse::<i64>()
-            .ok()
-            .and_then(|id| runs.iter().find(|r| r.id == id))
-    };
-    let Some(info) = info else {
-        let known: Vec<String> = runs.iter().map(|r| r.id.to_string()).collect();
-        eprintln!(
-            "error: no run {:?} in {}; runs there: {}",
-            args.run,
-            state.display(),
-            known.join(", ")
-        );
+    let Some(info) = pick_run(&store, &args.run) else {
         return Exit::Runtime;
     };
     let started = chrono::DateTime::parse_from_rfc3339(&info.started).map_or_else(
