@@ -7,7 +7,9 @@ use clap::{Args, ValueEnum};
 
 use super::scan::open_store;
 use super::{Exit, report_error};
-use mailpatrol::model::Finding;
+use mailpatrol::attribute::Attributor;
+use mailpatrol::model::{Finding, RunCounters, ScanRun};
+use mailpatrol::scan::load;
 use mailpatrol::store::diff::{Delta, diff};
 use mailpatrol::store::{RunInfo, Store};
 
@@ -67,6 +69,28 @@ pub fn pick_run(store: &Store, which: &str) -> Option<RunInfo> {
         );
     }
     found.cloned()
+}
+
+/// Loads the run `which` names (see [`pick_run`]) with its statuses, departments named by
+/// `attributor`; prints the error and returns `None` when it cannot.
+pub fn load_run(store: &Store, which: &str, attributor: &Attributor) -> Option<ScanRun> {
+    let info = pick_run(store, which)?;
+    let started = chrono::DateTime::parse_from_rfc3339(&info.started)
+        .map_or_else(|_| Local::now(), |t| t.with_timezone(&Local));
+    match load(
+        store,
+        info.id,
+        &info.profile,
+        attributor,
+        RunCounters::default(),
+        started,
+    ) {
+        Ok(r) => Some(r),
+        Err(e) => {
+            report_error(&e);
+            None
+        }
+    }
 }
 
 /// Output format of `diff`.

@@ -4,12 +4,10 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 use mailpatrol::attribute::Attributor;
-use mailpatrol::model::RunCounters;
 use mailpatrol::profile::Profile;
 use mailpatrol::report::{self, Lang};
-use mailpatrol::scan::load;
 
-use super::history::{StateArgs, pick_run};
+use super::history::{StateArgs, load_run};
 use super::scan::trend;
 use super::{Exit, report_error};
 
@@ -63,26 +61,8 @@ pub fn run(args: &ReportArgs) -> Exit {
     let Some(store) = args.state.open() else {
         return Exit::Runtime;
     };
-    let Some(info) = pick_run(&store, &args.run) else {
+    let Some(run) = load_run(&store, &args.run, &attributor) else {
         return Exit::Runtime;
-    };
-    let started = chrono::DateTime::parse_from_rfc3339(&info.started).map_or_else(
-        |_| chrono::Local::now(),
-        |t| t.with_timezone(&chrono::Local),
-    );
-    let run = match load(
-        &store,
-        info.id,
-        &info.profile,
-        &attributor,
-        RunCounters::default(),
-        started,
-    ) {
-        Ok(r) => r,
-        Err(e) => {
-            report_error(&e);
-            return Exit::Runtime;
-        }
     };
     let lang = if args.lang == "en" {
         Lang::En
@@ -119,7 +99,7 @@ pub fn run(args: &ReportArgs) -> Exit {
     println!(
         "Run {} ({}): {} files written to {}",
         run.id,
-        info.started,
+        run.started.to_rfc3339(),
         files.len(),
         dir.display()
     );

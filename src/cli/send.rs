@@ -7,12 +7,10 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 use mailpatrol::attribute::Attributor;
 use mailpatrol::deliver::{self, AttachKind, Options, Sink};
-use mailpatrol::model::RunCounters;
 use mailpatrol::profile::Profile;
 use mailpatrol::report::Lang;
-use mailpatrol::scan::load;
 
-use super::history::{StateArgs, pick_run};
+use super::history::{StateArgs, load_run};
 use super::{Exit, report_error};
 
 const SEND_HELP: &str = "\
@@ -132,27 +130,9 @@ pub fn run(args: &SendArgs) -> Exit {
     let Some(store) = args.state.open() else {
         return Exit::Runtime;
     };
-    let Some(info) = pick_run(&store, &args.run) else {
-        return Exit::Runtime;
-    };
-    let started = chrono::DateTime::parse_from_rfc3339(&info.started).map_or_else(
-        |_| chrono::Local::now(),
-        |t| t.with_timezone(&chrono::Local),
-    );
     let attributor = Attributor::new(&profile);
-    let run = match load(
-        &store,
-        info.id,
-        &info.profile,
-        &attributor,
-        RunCounters::default(),
-        started,
-    ) {
-        Ok(r) => r,
-        Err(e) => {
-            report_error(&e);
-            return Exit::Runtime;
-        }
+    let Some(run) = load_run(&store, &args.run, &attributor) else {
+        return Exit::Runtime;
     };
     let options = Options {
         from,
@@ -222,7 +202,7 @@ pub fn run(args: &SendArgs) -> Exit {
     println!(
         "Run {} ({}): {} {verb}, {} already sent, {} without contact, {} failed",
         run.id,
-        info.started,
+        run.started.to_rfc3339(),
         outcome.sent.len(),
         outcome.already.len(),
         outcome.no_contact.len(),
