@@ -157,6 +157,50 @@ pub struct EmailCandidate {
     /// `None` on web pages.
     #[serde(default)]
     pub location: Option<String>,
+    /// Where the text came from: the served HTML or file, the rendered page, or OCR.
+    #[serde(default)]
+    pub source: Source,
+    /// What backs an address that was not read as text: OCR confidence, the raw reading
+    /// before a correction. `None` for text read as served.
+    #[serde(default)]
+    pub evidence: Option<String>,
+}
+
+/// Where the text holding an address came from.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    /// The body as the server sent it (HTML, text or document).
+    #[default]
+    Served,
+    /// The page after a browser ran its scripts; absent from the served HTML.
+    Rendered,
+    /// Read by OCR from an image or a scanned page.
+    Ocr,
+}
+
+impl Source {
+    /// Stable name used in the state database and reports.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Served => "served",
+            Source::Rendered => "rendered",
+            Source::Ocr => "ocr",
+        }
+    }
+
+    /// Parses [`Source::as_str`] output; unknown names are `Served`.
+    #[must_use]
+    pub fn parse(s: &str) -> Source {
+        match s {
+            "rendered" => Source::Rendered,
+            "ocr" => Source::Ocr,
+            _ => Source::Served,
+        }
+    }
 }
 
 /// What extraction made of one fetched body. Stored per content hash, so an unchanged
@@ -176,6 +220,10 @@ pub struct Document {
     /// the page that links it; false for a web page.
     #[serde(default)]
     pub attachment: bool,
+    /// Why the page was rendered in a browser (e.g. `auto: empty app root #app`), or `None`
+    /// when only the served HTML was read.
+    #[serde(default)]
+    pub render: Option<String>,
 }
 
 /// A part of a body that could not be read; the rest of it was.
@@ -463,6 +511,10 @@ pub struct Finding {
     pub location: Option<String>,
     /// For a document: the page of this department that links it.
     pub linked_from: Option<Url>,
+    /// Where the text came from (first occurrence): served, rendered page or OCR.
+    pub source: Source,
+    /// What backs it when it was not read as served text (OCR confidence, raw reading).
+    pub evidence: Option<String>,
 }
 
 /// Per-department counts for the summary.
@@ -499,6 +551,10 @@ pub struct RunCounters {
     pub reused: u32,
     /// Answers 304 Not Modified to a conditional request (not downloaded, not parsed).
     pub not_modified: u32,
+    /// Pages rendered in headless Chromium.
+    pub rendered: u32,
+    /// Images and scanned pages read by OCR.
+    pub ocr_images: u32,
 }
 
 impl DepartmentStats {

@@ -164,6 +164,141 @@ impl DocumentSettings {
     }
 }
 
+/// When an optional, costly reader runs: never, when the page or file looks like it needs
+/// it, or always.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Never.
+    Never,
+    /// Only where what was fetched suggests it is needed.
+    #[default]
+    Auto,
+    /// Every page or file it applies to.
+    Always,
+}
+
+impl Mode {
+    /// The name used in profiles and on the command line.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Never => "never",
+            Mode::Auto => "auto",
+            Mode::Always => "always",
+        }
+    }
+}
+
+/// The mode for `host`: its own entry in `hosts` (exact host, or a parent domain), else
+/// `mode`.
+fn mode_for(mode: Mode, hosts: &BTreeMap<String, Mode>, host: &str) -> Mode {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    let mut rest = host.as_str();
+    loop {
+        if let Some(m) = hosts.get(rest) {
+            return *m;
+        }
+        match rest.split_once('.') {
+            Some((_, parent)) if parent.contains('.') => rest = parent,
+            _ => return mode,
+        }
+    }
+}
+
+/// Rendering pages in headless Chromium (`[render]`), for pages that build their content
+/// with JavaScript.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct RenderSettings {
+    /// `never`, `auto` (pages whose served HTML looks script-built) or `always`.
+    pub mode: Mode,
+    /// Per-host modes, e.g. `{ "app.ustl.edu.cn" = "always" }` (a domain covers its
+    /// subdomains).
+    pub hosts: BTreeMap<String, Mode>,
+    /// The browser to run; by default `chromium`, `chromium-browser` or `google-chrome` on
+    /// `PATH`.
+    pub chromium: Option<PathBuf>,
+    /// Pages rendered at once (browser tabs).
+    pub concurrency: usize,
+    /// Seconds one page may take to load and settle.
+    pub timeout_secs: u64,
+    /// Milliseconds without network requests after which a page counts as settled.
+    pub settle_ms: u64,
+    /// Whether a rendered page may load scripts, styles and data from hosts outside the
+    /// scope (they are never crawled either way).
+    pub allow_offscope_resources: bool,
+    /// Pages rendered at most in one run.
+    pub max_renders: u32,
+}
+
+impl Default for RenderSettings {
+    fn default() -> Self {
+        RenderSettings {
+            mode: Mode::Auto,
+            hosts: BTreeMap::new(),
+            chromium: None,
+            concurrency: 2,
+            timeout_secs: 20,
+            settle_ms: 500,
+            allow_offscope_resources: false,
+            max_renders: 5_000,
+        }
+    }
+}
+
+impl RenderSettings {
+    /// The mode for pages on `host`.
+    #[must_use]
+    pub fn mode_for(&self, host: &str) -> Mode {
+        mode_for(self.mode, &self.hosts, host)
+    }
+}
+
+/// Reading addresses drawn as images and scanned notices with OCR (`[ocr]`; needs a build
+/// with the `ocr` feature and Tesseract's language data).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct OcrSettings {
+    /// `never`, `auto` (images that look like they hold an address, scans without a text
+    /// layer) or `always` (every in-scope image).
+    pub mode: Mode,
+    /// Per-host modes, as in `[render]`.
+    pub hosts: BTreeMap<String, Mode>,
+    /// Tesseract languages, e.g. `eng` or `chi_sim+eng`.
+    pub languages: String,
+    /// Seconds one image or scanned page may take.
+    pub image_timeout_secs: u64,
+    /// Images and scanned pages read at most in one run.
+    pub max_images: u32,
+    /// Resolution scanned PDF pages are rasterised at.
+    pub dpi: u32,
+    /// Largest image read, in pixels (width × height).
+    pub max_pixels: u64,
+}
+
+impl Default for OcrSettings {
+    fn default() -> Self {
+        OcrSettings {
+            mode: Mode::Auto,
+            hosts: BTreeMap::new(),
+            languages: "eng".to_string(),
+            image_timeout_secs: 10,
+            max_images: 2_000,
+            dpi: 300,
+            max_pixels: 40_000_000,
+        }
+    }
+}
+
+impl OcrSettings {
+    /// The mode for images on `host`.
+    #[must_use]
+    pub fn mode_for(&self, host: &str) -> Mode {
+        mode_for(self.mode, &self.hosts, host)
+    }
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawProfile {
@@ -183,6 +318,10 @@ struct RawProfile {
     crawl: CrawlSettings,
     #[serde(default)]
     documents: DocumentSettings,
+    #[serde(default)]
+    render: RenderSettings,
+    #[serde(default)]
+    ocr: OcrSettings,
     #[serde(default)]
     severity: BTreeMap<Class, Severity>,
     #[serde(default)]
@@ -305,6 +444,10 @@ pub struct Profile {
     pub crawl: CrawlSettings,
     /// Document reading limits.
     pub documents: DocumentSettings,
+    /// Rendering in headless Chromium.
+    pub render: RenderSettings,
+    /// OCR of images and scans.
+    pub ocr: OcrSettings,
     /// Severity overrides per class.
     pub severity: BTreeMap<Class, Severity>,
     /// Configured departments.
@@ -494,6 +637,7 @@ impl Validator<'_> {
             })
             .collect();
         self.crawl(&raw.crawl);
+        self.readers(&raw.render, &raw.ocr);
         let departments = self.departments(&raw.departments);
         let allow = self.allow(&raw.allow);
         if seeds.is_empty()
@@ -518,11 +662,42 @@ impl Validator<'_> {
             exclude,
             crawl: raw.crawl,
             documents: raw.documents,
+            render: raw.render,
+            ocr: raw.ocr,
             severity: raw.severity,
             departments,
             allow,
             webmail: raw.webmail,
             placeholders: raw.placeholders,
+        }
+    }
+
+    fn readers(&mut self, r: &RenderSettings, o: &OcrSettings) {
+        for (name, value) in [
+            ("render.concurrency", r.concurrency as u64),
+            ("render.timeout_secs", r.timeout_secs),
+            ("ocr.image_timeout_secs", o.image_timeout_secs),
+            ("ocr.dpi", u64::from(o.dpi)),
+            ("ocr.max_pixels", o.max_pixels),
+        ] {
+            if value == 0 {
+                self.errors
+                    .push(format!("{name} must be at least 1 (it is 0)"));
+            }
+        }
+        if !(70..=1200).contains(&o.dpi) {
+            self.errors.push(format!(
+                "ocr.dpi {} is outside 70..=1200; 300 suits scanned notices",
+                o.dpi
+            ));
+        }
+        let valid_lang =
+            |l: &str| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !o.languages.split('+').all(valid_lang) {
+            self.errors.push(format!(
+                "ocr.languages {:?} is not a Tesseract language list like \"eng\" or \"chi_sim+eng\"",
+                o.languages
+            ));
         }
     }
 
@@ -683,6 +858,26 @@ domains = ["USTL.edu.cn"]
             Err(ConfigError::Invalid { errors, .. }) => errors,
             other => panic!("expected invalid, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn render_and_ocr_modes_per_host() {
+        let p = parse(&format!(
+            "{MINIMAL}[render]\nmode = \"never\"\nhosts = {{ \"app.ustl.edu.cn\" = \"always\" }}\n[ocr]\nmode = \"always\"\nlanguages = \"chi_sim+eng\"\nhosts = {{ \"ustl.edu.cn\" = \"never\" }}\n"
+        ))
+        .expect("valid");
+        assert_eq!(p.render.mode_for("www.ustl.edu.cn"), Mode::Never);
+        assert_eq!(p.render.mode_for("APP.ustl.edu.cn."), Mode::Always);
+        assert_eq!(p.render.mode_for("x.app.ustl.edu.cn"), Mode::Always);
+        assert_eq!(p.ocr.mode_for("news.ustl.edu.cn"), Mode::Never);
+        assert_eq!(p.ocr.mode_for("other.edu.cn"), Mode::Always);
+        assert_eq!(parse(MINIMAL).expect("valid").render.mode, Mode::Auto);
+        let e = errors(&format!(
+            "{MINIMAL}[render]\nconcurrency = 0\n[ocr]\nlanguages = \"eng;rm\"\ndpi = 20\n"
+        ));
+        assert_eq!(e.len(), 3, "{e:?}");
+        let e = errors(&format!("{MINIMAL}[render]\nmode = \"sometimes\"\n"));
+        assert!(e[0].contains("sometimes"), "{e:?}");
     }
 
     #[test]

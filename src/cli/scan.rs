@@ -14,7 +14,7 @@ use super::{Exit, report_error};
 use mailpatrol::classify::Classifier;
 use mailpatrol::crawl::fetch::Resolve;
 use mailpatrol::model::{ScanRun, Severity, Status};
-use mailpatrol::profile::Profile;
+use mailpatrol::profile::{Mode, Profile};
 use mailpatrol::report::{self, Lang};
 use mailpatrol::scan::{FolderOptions, ScanOptions, ScanResult, scan, scan_folder};
 use mailpatrol::store::Store;
@@ -102,6 +102,29 @@ pub struct CrawlArgs {
     user_agent: Option<String>,
 }
 
+/// The optional, costly readers: a browser for script-built pages, OCR for images.
+#[derive(Debug, Args)]
+pub struct ReaderArgs {
+    /// Render pages in headless Chromium: never, auto (pages whose served HTML looks
+    /// script-built) or always. Overrides `[render] mode`.
+    #[arg(long, value_enum, value_name = "MODE")]
+    render: Option<Mode>,
+    /// Read images and scanned pages with OCR: never, auto or always. Overrides `[ocr] mode`.
+    #[arg(long, value_enum, value_name = "MODE")]
+    ocr: Option<Mode>,
+}
+
+impl ReaderArgs {
+    fn apply(&self, profile: &mut Profile) {
+        if let Some(m) = self.render {
+            profile.render.mode = m;
+        }
+        if let Some(m) = self.ocr {
+            profile.ocr.mode = m;
+        }
+    }
+}
+
 /// Arguments of `scan`.
 #[derive(Debug, Args)]
 pub struct ScanArgs {
@@ -117,12 +140,16 @@ pub struct ScanArgs {
     #[command(flatten)]
     crawl: CrawlArgs,
     #[command(flatten)]
+    readers: ReaderArgs,
+    #[command(flatten)]
     output: OutputArgs,
 }
 
 /// Arguments of `demo`.
 #[derive(Debug, Args)]
 pub struct DemoArgs {
+    #[command(flatten)]
+    readers: ReaderArgs,
     #[command(flatten)]
     output: OutputArgs,
 }
@@ -179,6 +206,7 @@ pub fn run_scan(args: &ScanArgs, progress: bool) -> Exit {
         }
     };
     args.crawl.apply(&mut profile);
+    args.readers.apply(&mut profile);
     profile.seeds.extend(args.seeds.iter().cloned());
     let resolve: Result<Vec<Resolve>, _> = args.crawl.resolve.iter().map(|r| r.parse()).collect();
     let resolve = match resolve {
@@ -202,13 +230,14 @@ pub fn run_scan(args: &ScanArgs, progress: bool) -> Exit {
 
 /// `mailpatrol demo`.
 pub fn run_demo(args: &DemoArgs, progress: bool, quiet: bool) -> Exit {
-    let profile = match mailpatrol::demo::profile() {
+    let mut profile = match mailpatrol::demo::profile() {
         Ok(p) => p,
         Err(e) => {
             report_error(&e);
             return Exit::Config;
         }
     };
+    args.readers.apply(&mut profile);
     let Some(rt) = runtime() else {
         return Exit::Runtime;
     };
@@ -414,19 +443,26 @@ pub struct FilesArgs {
     /// Read at most this many files.
     #[arg(long, default_value_t = 100_000)]
     max_files: usize,
+    /// Read images and scans without a text layer with OCR: never, auto or always.
+    /// Overrides `[ocr] mode`.
+    #[arg(long, value_enum, value_name = "MODE")]
+    ocr: Option<Mode>,
     #[command(flatten)]
     output: OutputArgs,
 }
 
 /// `mailpatrol files`.
 pub fn run_files(args: &FilesArgs, progress: bool) -> Exit {
-    let profile = match Profile::load(&args.profile) {
+    let mut profile = match Profile::load(&args.profile) {
         Ok(p) => p,
         Err(e) => {
             report_error(&e);
             return Exit::Config;
         }
     };
+    if let Some(m) = args.ocr {
+        profile.ocr.mode = m;
+    }
     let today = chrono::Local::now().date_naive();
     let classifier = match Classifier::from_profile(&profile, today) {
         Ok(c) => c,

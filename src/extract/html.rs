@@ -304,6 +304,8 @@ impl<'a> Walk<'a> {
                 form: Form::Mailto,
                 context: context.clone(),
                 location: None,
+                source: crate::model::Source::Served,
+                evidence: None,
             };
             self.marked.push((m.offset, c));
         }
@@ -323,6 +325,8 @@ impl<'a> Walk<'a> {
                 form: Form::JavaScript,
                 context: excerpt.clone(),
                 location: None,
+                source: crate::model::Source::Served,
+                evidence: None,
             };
             self.marked.push((offset, c));
         }
@@ -339,6 +343,8 @@ impl<'a> Walk<'a> {
                 form: Form::Cloudflare,
                 context: raw.to_string(),
                 location: None,
+                source: crate::model::Source::Served,
+                evidence: None,
             };
             self.marked.push((offset, c));
         }
@@ -365,6 +371,7 @@ impl<'a> Walk<'a> {
             emails: all.into_iter().map(|(_, _, c)| c).collect(),
             problems: Vec::new(),
             attachment: false,
+            render: None,
         }
     }
 }

@@ -37,6 +37,7 @@ pub fn text(body: &str) -> Document {
         emails: find_addresses(body),
         problems: Vec::new(),
         attachment: false,
+        render: None,
     }
 }
 

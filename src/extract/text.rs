@@ -152,6 +152,8 @@ impl Found {
             raw: self.raw,
             context: self.context,
             location: None,
+            source: crate::model::Source::Served,
+            evidence: None,
             address: self.address,
             form: self.form,
         }

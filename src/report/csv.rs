@@ -6,13 +6,13 @@ use std::path::{Path, PathBuf};
 
 use super::{AtomicFile, Lang, file_name};
 use crate::error::ReportError;
-use crate::model::{Class, Finding, ProblemKind, ScanRun, Severity, Status};
+use crate::model::{Class, Finding, ProblemKind, ScanRun, Severity, Source, Status};
 use url::Url;
 
 /// Excel and WPS need the BOM to read UTF-8 Chinese correctly.
 const BOM: &[u8] = "\u{feff}".as_bytes();
 
-pub(super) const FINDING_COLUMNS: [(&str, &str); 17] = [
+pub(super) const FINDING_COLUMNS: [(&str, &str); 19] = [
     ("部门", "department"),
     ("邮箱地址", "address"),
     ("类别", "class"),
@@ -30,6 +30,8 @@ pub(super) const FINDING_COLUMNS: [(&str, &str); 17] = [
     ("首次发现", "first_seen"),
     ("最近发现", "last_seen"),
     ("已存在周数", "weeks_open"),
+    ("读取方式", "read_from"),
+    ("依据", "evidence"),
 ];
 
 const SUMMARY_COLUMNS: [(&str, &str); 13] = [
@@ -79,6 +81,19 @@ pub(super) fn status_name(f: &Finding, lang: Lang) -> &'static str {
         (Status::StillPresent | Status::New, false, Lang::En) => "still_present_unverified",
         (s, true, Lang::Zh) | (s @ Status::Resolved, _, Lang::Zh) => s.zh(),
         (s, _, Lang::En) => s.as_str(),
+    }
+}
+
+/// Where the address was read: the served HTML or file, the page rendered by a browser
+/// (the address is not in the served HTML), or OCR of an image or scan.
+pub(super) fn source_name(s: Source, lang: Lang) -> &'static str {
+    match (s, lang) {
+        (Source::Served, Lang::Zh) => "网页源码或文件",
+        (Source::Rendered, Lang::Zh) => "浏览器渲染（源码中没有）",
+        (Source::Ocr, Lang::Zh) => "图片文字识别（OCR）",
+        (Source::Served, Lang::En) => "served",
+        (Source::Rendered, Lang::En) => "rendered (not in the served HTML)",
+        (Source::Ocr, Lang::En) => "ocr",
     }
 }
 
@@ -186,6 +201,8 @@ pub(super) fn departments(
                     &first,
                     &last,
                     &weeks,
+                    source_name(f.source, lang),
+                    f.evidence.as_deref().unwrap_or_default(),
                 ])?;
             }
             sheet.finish()?;

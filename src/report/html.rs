@@ -20,8 +20,9 @@ use chrono::NaiveDate;
 use sha2::{Digest, Sha256};
 
 use super::Lang;
+use super::csv::source_name;
 use crate::model::{
-    Class, Department, DepartmentStats, Finding, ProblemKind, ScanRun, Severity, Status,
+    Class, Department, DepartmentStats, Finding, ProblemKind, ScanRun, Severity, Source, Status,
 };
 
 /// One past run, for the trend chart of open violations.
@@ -200,6 +201,7 @@ details{background:#fff;border:1px solid #dde;border-radius:6px;margin:6px 0;pad
 summary{cursor:pointer;font-weight:600}summary .c{font-weight:400;color:#555;margin-left:8px}
 .sev-violation{color:#c0281b;font-weight:600}.sev-review{color:#b06d00}.sev-ok{color:#2e7d32}.sev-ignored{color:#777}
 .ev{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px;word-break:break-all}
+.src{font-family:system-ui,sans-serif;color:#8a4b00}
 mark{background:#ffe08a}.url{word-break:break-all}.nolink{color:#666;word-break:break-all}
 .muted{color:#777}.nw{white-space:nowrap}
 ";
@@ -689,9 +691,9 @@ fn trend_chart(h: &mut String, run: &ScanRun, history: &[TrendPoint], lang: Lang
 }
 
 /// The context with the address as written marked, escaped.
-fn evidence(f: &Finding) -> String {
+fn evidence(f: &Finding, lang: Lang) -> String {
     let context = clip(&f.context, 300);
-    match (f.raw.is_empty(), context.find(&f.raw)) {
+    let shown = match (f.raw.is_empty(), context.find(&f.raw)) {
         (false, Some(at)) => format!(
             "{}<mark>{}</mark>{}",
             escape(&context[..at]),
@@ -699,6 +701,17 @@ fn evidence(f: &Finding) -> String {
             escape(&context[at + f.raw.len()..])
         ),
         _ => format!("<mark>{}</mark> {}", escape(&f.raw), escape(&context)),
+    };
+    match (f.source, &f.evidence) {
+        (Source::Served, None) => shown,
+        (source, evidence) => format!(
+            "{shown}<br><span class=\"src\">{}{}</span>",
+            source_name(source, lang),
+            evidence
+                .as_deref()
+                .map(|e| format!(": {}", escape(e)))
+                .unwrap_or_default()
+        ),
     }
 }
 
@@ -793,7 +806,7 @@ fn drill_down(h: &mut String, run: &ScanRun, rows: &[Row<'_>], lang: Lang) {
                 class_name(f.class, lang),
                 escape(f.location.as_deref().unwrap_or("")),
                 f.form.as_str(),
-                evidence(f),
+                evidence(f, lang),
                 f.first_seen,
                 weeks(today, f.first_seen),
             );

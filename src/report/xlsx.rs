@@ -16,7 +16,7 @@ use rust_xlsxwriter::{DocProperties, ExcelDateTime, Format, Url, Workbook, Works
 use unicode_width::UnicodeWidthStr;
 
 use super::Lang;
-use super::csv::{FINDING_COLUMNS, class_name, header, severity_name, status_name};
+use super::csv::{FINDING_COLUMNS, class_name, header, severity_name, source_name, status_name};
 use crate::error::ReportError;
 use crate::model::{
     Department, DepartmentId, Finding, Problem, ProblemKind, ScanRun, Severity, Status,
@@ -286,6 +286,8 @@ fn findings_sheet(
         s.text(15, &f.last_seen.to_string())?;
         // Weeks fit an f64 exactly.
         s.number(16, u32::try_from(weeks(run, f)).unwrap_or(u32::MAX))?;
+        s.text(17, source_name(f.source, lang))?;
+        s.text(18, f.evidence.as_deref().unwrap_or_default())?;
         s.next_row();
     }
     s.finish()

@@ -40,6 +40,10 @@ pub(super) struct Collector {
     pub(super) progress: Option<Box<ProgressFn>>,
     pub(super) extracted: AtomicU32,
     pub(super) reused: AtomicU32,
+    /// Pages rendered in a browser.
+    pub(super) rendered: AtomicU32,
+    /// Images and scanned pages read by OCR.
+    pub(super) ocr_images: AtomicU32,
     /// The first store failure; the scan reports it instead of claiming success.
     pub(super) failure: Mutex<Option<StoreError>>,
 }
@@ -79,6 +83,8 @@ impl Collector {
             progress,
             extracted: AtomicU32::new(0),
             reused: AtomicU32::new(0),
+            rendered: AtomicU32::new(0),
+            ocr_images: AtomicU32::new(0),
             failure: Mutex::new(None),
         }
     }
@@ -161,6 +167,8 @@ impl Collector {
                     context: c.context.clone(),
                     occurrences: 1,
                     location: c.location.clone(),
+                    source: c.source,
+                    evidence: c.evidence.clone(),
                     linked_from: if doc.attachment {
                         visit.found_on.cloned()
                     } else {

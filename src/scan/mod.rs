@@ -137,6 +137,8 @@ pub async fn scan(
         extracted: collector.extracted.load(Ordering::Relaxed),
         reused: collector.reused.load(Ordering::Relaxed),
         not_modified: outcome.not_modified,
+        rendered: collector.rendered.load(Ordering::Relaxed),
+        ocr_images: collector.ocr_images.load(Ordering::Relaxed),
     };
     let clock = std::time::Instant::now();
     let run = load(&store, run, &profile.name, &attributor, counters, started)?;

@@ -28,7 +28,7 @@ use writer::{Op, Writer};
 pub use crate::model::FrontierEntry;
 use crate::model::{
     Class, DepartmentId, Document, Email, Finding, Form, Page, Problem, ProblemKind, Severity,
-    Status, Validators,
+    Source, Status, Validators,
 };
 
 /// Errors of the state database.
@@ -212,6 +212,8 @@ struct Row {
     verified: bool,
     location: Option<String>,
     linked_from: Option<String>,
+    source: String,
+    evidence: Option<String>,
 }
 
 impl Row {
@@ -236,13 +238,15 @@ impl Row {
             location: self.location,
             linked_from: self.linked_from.as_deref().and_then(|u| Url::parse(u).ok()),
             fingerprint: self.fingerprint,
+            source: Source::parse(&self.source),
+            evidence: self.evidence,
         })
     }
 }
 
 const ROW_SQL: &str = "SELECT f.fingerprint, f.department, f.email, f.page, f.first_seen, f.last_seen,
         o.class, o.severity, o.rule, o.page_title, o.form, o.raw, o.context, o.occurrences, o.verified, o.location,
-        o.linked_from
+        o.linked_from, o.source, o.evidence
      FROM occurrences o JOIN findings f ON f.fingerprint = o.fingerprint
      WHERE o.run_id = ?1";
 
@@ -510,8 +514,8 @@ impl Store {
             };
             tx.execute(
                 &format!(
-                    "INSERT INTO occurrences (run_id, fingerprint, class, severity, rule, page_title, form, raw, context, occurrences, verified, location, linked_from)
-                     SELECT ?1, o.fingerprint, o.class, o.severity, o.rule, o.page_title, o.form, o.raw, o.context, o.occurrences, 0, o.location, o.linked_from
+                    "INSERT INTO occurrences (run_id, fingerprint, class, severity, rule, page_title, form, raw, context, occurrences, verified, location, linked_from, source, evidence)
+                     SELECT ?1, o.fingerprint, o.class, o.severity, o.rule, o.page_title, o.form, o.raw, o.context, o.occurrences, 0, o.location, o.linked_from, o.source, o.evidence
                      FROM occurrences o JOIN findings f ON f.fingerprint = o.fingerprint
                      WHERE o.run_id = ?2
                        AND o.fingerprint NOT IN (SELECT fingerprint FROM occurrences WHERE run_id = ?1)
@@ -648,6 +652,8 @@ impl Store {
                 verified: r.get(14)?,
                 location: r.get(15)?,
                 linked_from: r.get(16)?,
+                source: r.get(17)?,
+                evidence: r.get(18)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)

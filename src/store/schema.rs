@@ -105,10 +105,15 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (run_id, department, recipient)
     );
     ",
+    // 5: where the text of a finding came from (served, rendered page, OCR) and what backs it.
+    r"
+    ALTER TABLE occurrences ADD COLUMN source TEXT NOT NULL DEFAULT 'served';
+    ALTER TABLE occurrences ADD COLUMN evidence TEXT;
+    ",
 ];
 
 /// The version this build writes (the number of migrations).
-pub const VERSION: i64 = 4;
+pub const VERSION: i64 = 5;
 const _: () = assert!(
     MIGRATIONS.len() as u64 == VERSION.cast_unsigned(),
     "VERSION must count MIGRATIONS"

@@ -230,12 +230,12 @@ fn findings(
          ON CONFLICT (fingerprint) DO UPDATE SET last_run = excluded.last_run, last_seen = excluded.last_seen",
     )?;
     let mut occurrence = tx.prepare_cached(
-        "INSERT INTO occurrences (run_id, fingerprint, class, severity, rule, page_title, form, raw, context, occurrences, verified, location, linked_from)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 1, ?11, ?12)
+        "INSERT INTO occurrences (run_id, fingerprint, class, severity, rule, page_title, form, raw, context, occurrences, verified, location, linked_from, source, evidence)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 1, ?11, ?12, ?13, ?14)
          ON CONFLICT (run_id, fingerprint) DO UPDATE SET class = excluded.class, severity = excluded.severity,
            rule = excluded.rule, page_title = excluded.page_title, form = excluded.form, raw = excluded.raw,
            context = excluded.context, occurrences = excluded.occurrences, verified = 1, location = excluded.location,
-           linked_from = excluded.linked_from",
+           linked_from = excluded.linked_from, source = excluded.source, evidence = excluded.evidence",
     )?;
     for f in findings {
         finding.execute(params![
@@ -258,7 +258,9 @@ fn findings(
             f.context,
             f.occurrences,
             f.location,
-            f.linked_from.as_ref().map(Url::as_str)
+            f.linked_from.as_ref().map(Url::as_str),
+            f.source.as_str(),
+            f.evidence
         ])?;
     }
     Ok(())

@@ -61,6 +61,8 @@ fn finding(
         occurrences: 1,
         location: None,
         linked_from: None,
+        source: mailpatrol::model::Source::Served,
+        evidence: None,
     }
 }
 
