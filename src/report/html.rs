@@ -231,11 +231,71 @@ fn base64(bytes: &[u8]) -> String {
     out
 }
 
-/// Renders `summary.html` for `run`. `history` holds past runs for the trend chart (any
-/// order; the current run is added from `run` when it is not among them).
+/// Where the page goes: text gathers in a buffer handed to the writer every 64 KiB, so a
+/// report of any size needs about that much memory. The first write error is kept.
+struct Out<'w> {
+    buf: String,
+    w: &'w mut dyn std::io::Write,
+    err: Option<std::io::Error>,
+}
+
+impl Out<'_> {
+    const SPILL: usize = 64 * 1024;
+
+    fn push_str(&mut self, s: &str) {
+        self.buf.push_str(s);
+        if self.buf.len() >= Self::SPILL {
+            self.drain();
+        }
+    }
+
+    fn drain(&mut self) {
+        if self.err.is_none()
+            && let Err(e) = self.w.write_all(self.buf.as_bytes())
+        {
+            self.err = Some(e);
+        }
+        self.buf.clear();
+    }
+
+    fn finish(mut self) -> std::io::Result<()> {
+        self.drain();
+        self.err.take().map_or(Ok(()), Err)
+    }
+}
+
+impl std::fmt::Write for Out<'_> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.push_str(s);
+        Ok(())
+    }
+}
+
+/// Renders `summary.html` for `run` as a string (see [`write_summary_html`]).
 #[must_use]
 pub fn summary_html(run: &ScanRun, lang: Lang, history: &[TrendPoint]) -> String {
-    let mut h = String::with_capacity(64 * 1024);
+    let mut bytes = Vec::new();
+    // Writing to a Vec cannot fail, and the page is UTF-8 text.
+    let _ = write_summary_html(run, lang, history, &mut bytes);
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// Writes `summary.html` for `run` to `w`, streamed. `history` holds past runs for the trend
+/// chart (any order; the current run is added from `run` when it is not among them).
+///
+/// # Errors
+/// The first error of `w`.
+pub fn write_summary_html(
+    run: &ScanRun,
+    lang: Lang,
+    history: &[TrendPoint],
+    w: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
+    let mut h = Out {
+        buf: String::with_capacity(Out::SPILL + 4096),
+        w,
+        err: None,
+    };
     let rows = rows(run);
     let script_hash = base64(&Sha256::digest(SCRIPT.as_bytes()));
     let title = format!(
@@ -297,10 +357,10 @@ pub fn summary_html(run: &ScanRun, lang: Lang, history: &[TrendPoint]) -> String
     drill_down(&mut h, run, &rows, lang);
     problems(&mut h, run, lang);
     let _ = write!(h, "<script>{SCRIPT}</script>\n</body>\n</html>\n");
-    h
+    h.finish()
 }
 
-fn headline(h: &mut String, run: &ScanRun, lang: Lang) {
+fn headline(h: &mut Out<'_>, run: &ScanRun, lang: Lang) {
     let skipped = count(
         run.problems
             .iter()
@@ -361,7 +421,7 @@ fn headline(h: &mut String, run: &ScanRun, lang: Lang) {
     h.push_str("</div>\n");
 }
 
-fn department_table(h: &mut String, run: &ScanRun, rows: &[Row<'_>], lang: Lang) {
+fn department_table(h: &mut Out<'_>, run: &ScanRun, rows: &[Row<'_>], lang: Lang) {
     let _ = writeln!(
         h,
         "<h2 id=\"departments\">{}</h2>\n<table class=\"sortable\" id=\"dept-table\">\n<thead><tr>",
@@ -439,7 +499,7 @@ fn department_table(h: &mut String, run: &ScanRun, rows: &[Row<'_>], lang: Lang)
 }
 
 /// A horizontal stacked bar per department: how many findings of each class.
-fn class_chart(h: &mut String, rows: &[Row<'_>], lang: Lang) {
+fn class_chart(h: &mut Out<'_>, rows: &[Row<'_>], lang: Lang) {
     let present: BTreeSet<Class> = rows
         .iter()
         .flat_map(|r| r.by_class.keys().copied())
@@ -540,7 +600,7 @@ fn nice_ceiling(n: u32) -> u32 {
 }
 
 /// The line chart of open violations (and of everything needing action) per run.
-fn trend_chart(h: &mut String, run: &ScanRun, history: &[TrendPoint], lang: Lang) {
+fn trend_chart(h: &mut Out<'_>, run: &ScanRun, history: &[TrendPoint], lang: Lang) {
     let mut points: Vec<TrendPoint> = history.to_vec();
     if !points.iter().any(|p| p.run == run.id) {
         let violations = count(
@@ -715,7 +775,7 @@ fn evidence(f: &Finding, lang: Lang) -> String {
     }
 }
 
-fn drill_down(h: &mut String, run: &ScanRun, rows: &[Row<'_>], lang: Lang) {
+fn drill_down(h: &mut Out<'_>, run: &ScanRun, rows: &[Row<'_>], lang: Lang) {
     let today = run.started.date_naive();
     let _ = writeln!(
         h,
@@ -818,7 +878,7 @@ fn drill_down(h: &mut String, run: &ScanRun, rows: &[Row<'_>], lang: Lang) {
 /// At most this many rows of unread URLs in the page; `errors.csv` has them all.
 const MAX_PROBLEM_ROWS: usize = 2000;
 
-fn problems(h: &mut String, run: &ScanRun, lang: Lang) {
+fn problems(h: &mut Out<'_>, run: &ScanRun, lang: Lang) {
     let _ = writeln!(
         h,
         "<h2 id=\"problems\">{}</h2>",

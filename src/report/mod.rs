@@ -103,8 +103,9 @@ pub fn write_extra(
         path: dir.to_path_buf(),
         source,
     })?;
-    let html = html::summary_html(run, lang, history);
-    write_atomic(&dir.join("summary.html"), html.as_bytes())?;
+    let mut page = AtomicFile::create(&dir.join("summary.html"))?;
+    html::write_summary_html(run, lang, history, &mut page).map_err(|e| page.error(e))?;
+    page.commit()?;
     files.push(PathBuf::from("summary.html"));
     if xlsx {
         xlsx::write_workbook(run, &dir.join("summary.xlsx"), lang)?;

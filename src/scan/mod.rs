@@ -155,31 +155,25 @@ pub async fn scan(
 /// department whose pages link it, with that department's linking page. Uses the links stored
 /// with each page's extraction, so it works the same after a resume or on 304s.
 fn share_documents(store: &Store, run: i64, day: NaiveDate) -> Result<(), StoreError> {
-    let mut docs: Vec<Finding> = store
-        .run_findings(run)?
-        .into_iter()
-        .filter(|f| f.location.is_some() && f.verified)
-        .collect();
-    // The collect reuses the buffer of every finding of the run: give it back.
-    docs.shrink_to_fit();
+    let docs = store.document_findings(run)?;
     if docs.is_empty() {
         return Ok(());
     }
     let targets: BTreeSet<&str> = docs.iter().map(|f| f.page.as_str()).collect();
     // Document URL -> department -> its first linking page.
     let mut linkers: BTreeMap<String, BTreeMap<String, Url>> = BTreeMap::new();
-    for (page, department, links) in store.page_links(run)? {
-        let Ok(page) = Url::parse(&page) else {
-            continue;
-        };
+    store.each_page_links(run, |page, department, links| {
         for link in links.iter().filter(|l| targets.contains(l.as_str())) {
+            let Ok(page) = Url::parse(page) else {
+                return;
+            };
             linkers
                 .entry(link.to_string())
                 .or_default()
-                .entry(department.clone())
-                .or_insert_with(|| page.clone());
+                .entry(department.to_string())
+                .or_insert(page);
         }
-    }
+    })?;
     let mut extra = Vec::new();
     for f in &docs {
         let Some(by_department) = linkers.get(f.page.as_str()) else {

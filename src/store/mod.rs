@@ -544,7 +544,16 @@ impl Store {
 
     /// The links of every page read in a run, with the page's department (from the stored
     /// extractions), for attributing shared documents.
-    pub fn page_links(&self, run: i64) -> Result<Vec<(String, String, Vec<Url>)>, StoreError> {
+    pub fn each_page_links(
+        &self,
+        run: i64,
+        mut each: impl FnMut(&str, &str, Vec<Url>),
+    ) -> Result<(), StoreError> {
+        /// Only the links of a stored extraction (the addresses are skipped unparsed).
+        #[derive(serde::Deserialize)]
+        struct Links {
+            links: Vec<Url>,
+        }
         self.flush()?;
         let conn = self.conn();
         let mut stmt = conn.prepare(
@@ -559,23 +568,23 @@ impl Store {
                 r.get::<_, String>(2)?,
             ))
         })?;
-        let mut out = Vec::new();
         for row in rows {
             let (url, department, json) = row?;
-            // Only the links are needed; a stored document that fails to decode has none.
-            let links = serde_json::from_str::<Document>(&json)
+            // A stored document that fails to decode has no links.
+            let links = serde_json::from_str::<Links>(&json)
                 .map(|d| d.links)
                 .unwrap_or_default();
-            out.push((url, department, links));
+            each(&url, &department, links);
         }
-        Ok(out)
+        Ok(())
     }
 
-    /// The findings recorded for a run so far (no statuses), for post-processing.
-    pub fn run_findings(&self, run: i64) -> Result<Vec<Finding>, StoreError> {
+    /// The verified findings of a run read from documents (those with a location), no
+    /// statuses: what `scan` shares with every department that links the document.
+    pub fn document_findings(&self, run: i64) -> Result<Vec<Finding>, StoreError> {
         self.flush()?;
         let conn = self.conn();
-        Self::rows(&conn, run)?
+        Self::rows(&conn, run, "AND o.location IS NOT NULL AND o.verified = 1")?
             .into_iter()
             .map(|r| r.into_finding(Status::New))
             .collect()
@@ -631,8 +640,10 @@ impl Store {
         Ok(())
     }
 
-    fn rows(conn: &Connection, run: i64) -> Result<Vec<Row>, StoreError> {
-        let mut stmt = conn.prepare_cached(ROW_SQL)?;
+    /// The finding rows of `run`; `filter` adds SQL conditions on `o` (occurrences) and `f`
+    /// (findings), starting with `AND`, or is empty.
+    fn rows(conn: &Connection, run: i64, filter: &str) -> Result<Vec<Row>, StoreError> {
+        let mut stmt = conn.prepare_cached(&format!("{ROW_SQL} {filter}"))?;
         let rows = stmt.query_map([run], |r| {
             Ok(Row {
                 fingerprint: r.get(0)?,
@@ -673,13 +684,13 @@ impl Store {
             None => Self::previous_completed(&conn, run)?,
         };
         let before: BTreeMap<String, Row> = match previous {
-            Some(p) => Self::rows(&conn, p)?
+            Some(p) => Self::rows(&conn, p, "")?
                 .into_iter()
                 .map(|r| (r.fingerprint.clone(), r))
                 .collect(),
             None => BTreeMap::new(),
         };
-        let now = Self::rows(&conn, run)?;
+        let now = Self::rows(&conn, run, "")?;
         let present: BTreeSet<String> = now.iter().map(|r| r.fingerprint.clone()).collect();
         let mut findings = Vec::with_capacity(now.len());
         for r in now {
