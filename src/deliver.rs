@@ -22,7 +22,9 @@ use lettre::{Message, SmtpTransport, Transport};
 use url::Url;
 
 use crate::error::ReportError;
-use crate::model::{Department, DepartmentStats, ScanRun, Severity, Status};
+use crate::model::{
+    Department, DepartmentFindings, DepartmentStats, FindingSource, ScanRun, Severity, Status,
+};
 use crate::profile::Profile;
 use crate::report::{self, Lang};
 use crate::store::{Store, StoreError};
@@ -105,9 +107,8 @@ pub fn mailbox(address: &str) -> Result<Mailbox, DeliverError> {
 /// The stats of one department of the run (zero when the run does not know it).
 fn stats(run: &ScanRun, department: &Department) -> DepartmentStats {
     run.department_stats()
-        .into_iter()
         .find(|(d, _)| d.id == department.id)
-        .map(|(_, s)| s)
+        .map(|(_, s)| s.clone())
         .unwrap_or_default()
 }
 
@@ -140,7 +141,12 @@ pub fn subject(department: &Department, run: &ScanRun, lang: Lang) -> String {
 
 /// The plain-text body: counts, what to fix, the first violations, where the details are.
 #[must_use]
-pub fn body(department: &Department, run: &ScanRun, lang: Lang) -> String {
+pub fn body(
+    department: &Department,
+    run: &ScanRun,
+    findings: &DepartmentFindings,
+    lang: Lang,
+) -> String {
     let s = stats(run, department);
     let zh = lang == Lang::Zh;
     let mut b = String::new();
@@ -181,10 +187,10 @@ pub fn body(department: &Department, run: &ScanRun, lang: Lang) -> String {
             "What to fix: replace free webmail (QQ, 163, Gmail, ...) and other non-institutional addresses on your pages with institutional ones, or remove them; check whether the addresses to review are official. The attachment lists each one with its page, text and context.\n"
         });
     }
-    let violations: Vec<_> = run
-        .findings
+    let violations: Vec<_> = findings
+        .current
         .iter()
-        .filter(|f| f.department == department.id && f.severity == Severity::Violation)
+        .filter(|f| f.severity == Severity::Violation)
         .collect();
     if !violations.is_empty() {
         b.push_str(if zh {
@@ -235,6 +241,7 @@ pub fn body(department: &Department, run: &ScanRun, lang: Lang) -> String {
 pub fn message(
     department: &Department,
     run: &ScanRun,
+    findings: &DepartmentFindings,
     lang: Lang,
     from: &Mailbox,
     to: &[Mailbox],
@@ -248,7 +255,8 @@ pub fn message(
     for t in to {
         builder = builder.to(t.clone());
     }
-    let mut parts = MultiPart::mixed().singlepart(SinglePart::plain(body(department, run, lang)));
+    let mut parts =
+        MultiPart::mixed().singlepart(SinglePart::plain(body(department, run, findings, lang)));
     for f in files {
         let content_type = ContentType::parse(f.content_type)
             .map_err(|e| DeliverError::Settings(format!("{}: {e}", f.content_type)))?;
@@ -262,6 +270,7 @@ pub fn message(
 /// the report writers into `scratch` and read back.
 pub fn attachments(
     run: &ScanRun,
+    findings: &dyn FindingSource,
     kinds: &[AttachKind],
     lang: Lang,
     scratch: &Path,
@@ -275,7 +284,7 @@ pub fn attachments(
     let mut out: Vec<Vec<File>> = vec![Vec::new(); run.departments.len()];
     let date = day(run);
     if kinds.contains(&AttachKind::Csv) {
-        let written = report::write_all(run, scratch, lang)?;
+        let written = report::write_all(run, findings, scratch, lang)?;
         // write_all writes the department CSVs first, in the order of run.departments.
         for (files, rel) in out.iter_mut().zip(&written.files) {
             let stem = rel
@@ -291,7 +300,7 @@ pub fn attachments(
     if kinds.contains(&AttachKind::Xlsx) {
         for (i, (files, d)) in out.iter_mut().zip(&run.departments).enumerate() {
             let path = scratch.join(format!("department-{i}.xlsx"));
-            report::xlsx::write_department_workbook(run, &d.id, &path, lang)?;
+            report::xlsx::write_department_workbook(run, findings, &d.id, &path, lang)?;
             files.push(File {
                 name: format!("{}_{date}.xlsx", report::file_name(&d.id.0)),
                 content_type: XLSX_TYPE,
@@ -398,13 +407,20 @@ pub fn deliver(
     if todo.is_empty() {
         return Ok(outcome);
     }
-    let files = attachments(run, &options.attach, options.lang, scratch)?;
+    let findings = store.findings_of(run);
+    let files = attachments(run, &findings, &options.attach, options.lang, scratch)?;
     for (i, d, pending) in todo {
         let to = pending
             .iter()
             .map(|c| mailbox(c))
             .collect::<Result<Vec<_>, _>>()?;
-        let msg = message(d, run, options.lang, &options.from, &to, &files[i])?;
+        let mine = findings.department(&d.id).map_err(|e| {
+            DeliverError::Report(ReportError::Read {
+                department: d.name.clone(),
+                message: e.to_string(),
+            })
+        })?;
+        let msg = message(d, run, &mine, options.lang, &options.from, &to, &files[i])?;
         match sink {
             Sink::DryRun(dir) => {
                 let path = dir.join(format!("{}.eml", report::file_name(&d.id.0)));

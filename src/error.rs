@@ -67,6 +67,16 @@ pub enum ScanError {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ReportError {
+    /// The findings of a department could not be read back from the state database.
+    #[error(
+        "cannot read the findings of {department} from the state database: {message}; check the disk and rerun `mailpatrol report`"
+    )]
+    Read {
+        /// The department's name.
+        department: String,
+        /// What failed.
+        message: String,
+    },
     /// A file or folder could not be written.
     #[error("cannot write {}: {source}", path.display())]
     Write {

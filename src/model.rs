@@ -1,6 +1,7 @@
 //! The data that crosses stage boundaries: addresses, candidates, documents, findings and
 //! the record of one scan. Stages depend on this module, never on each other's internals.
 
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
 use chrono::{DateTime, Local, NaiveDate};
@@ -540,6 +541,12 @@ pub struct DepartmentStats {
     pub new: u32,
     /// Findings of the previous completed run that are gone.
     pub resolved: u32,
+    /// Current findings that were in the previous completed run too.
+    pub still_present: u32,
+    /// Current findings per class.
+    pub by_class: BTreeMap<Class, u32>,
+    /// The first-seen day of the oldest current violation, if there is one.
+    pub oldest_violation: Option<NaiveDate>,
 }
 
 /// Work counters of a run: how much was fetched, parsed, or reused from the last run.
@@ -588,6 +595,205 @@ impl DepartmentStats {
         self.ignored += o.ignored;
         self.new += o.new;
         self.resolved += o.resolved;
+        self.still_present += o.still_present;
+        for (class, n) in &o.by_class {
+            *self.by_class.entry(*class).or_insert(0) += n;
+        }
+        self.oldest_violation = match (self.oldest_violation, o.oldest_violation) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+    }
+}
+
+/// Counts a run's pages, problems and findings per department, one item at a time (a run
+/// can be far larger than memory allows to hold at once).
+#[derive(Debug)]
+pub struct StatsBuilder {
+    positions: HashMap<DepartmentId, usize>,
+    stats: Vec<DepartmentStats>,
+    /// The last current address counted per department: findings come sorted by address
+    /// within a department, so distinct addresses are counted without a set.
+    last_address: Vec<Option<Email>>,
+}
+
+impl StatsBuilder {
+    /// Counts for `departments`, in their order; items of other departments are ignored.
+    #[must_use]
+    pub fn new(departments: &[Department]) -> StatsBuilder {
+        StatsBuilder {
+            positions: departments
+                .iter()
+                .enumerate()
+                .map(|(i, d)| (d.id.clone(), i))
+                .collect(),
+            stats: vec![DepartmentStats::default(); departments.len()],
+            last_address: vec![None; departments.len()],
+        }
+    }
+
+    fn of(&mut self, id: &DepartmentId) -> Option<usize> {
+        self.positions.get(id).copied()
+    }
+
+    /// A page read.
+    pub fn page(&mut self, department: &DepartmentId) {
+        if let Some(i) = self.of(department) {
+            self.stats[i].pages_scanned += 1;
+        }
+    }
+
+    /// A URL not read.
+    pub fn problem(&mut self, p: &Problem) {
+        if let Some(i) = self.of(&p.department) {
+            match p.kind {
+                ProblemKind::Skipped => self.stats[i].pages_skipped += 1,
+                ProblemKind::Failed => self.stats[i].pages_failed += 1,
+            }
+        }
+    }
+
+    /// A current finding (new or still present). Within a department, findings must come
+    /// sorted by address.
+    pub fn finding(&mut self, f: &Finding) {
+        let Some(i) = self.of(&f.department) else {
+            return;
+        };
+        let s = &mut self.stats[i];
+        if self.last_address[i].as_ref() != Some(&f.email) {
+            s.addresses += 1;
+            self.last_address[i] = Some(f.email.clone());
+        }
+        match f.severity {
+            Severity::Violation => {
+                s.violations += 1;
+                s.oldest_violation = Some(
+                    s.oldest_violation
+                        .map_or(f.first_seen, |d| d.min(f.first_seen)),
+                );
+            }
+            Severity::Review => s.reviews += 1,
+            Severity::Ok => s.ok += 1,
+            Severity::Ignored => s.ignored += 1,
+        }
+        match f.status {
+            Status::New => s.new += 1,
+            Status::StillPresent => s.still_present += 1,
+            Status::Resolved => {}
+        }
+        *s.by_class.entry(f.class).or_insert(0) += 1;
+    }
+
+    /// A finding of the previous completed run that is gone.
+    pub fn resolved(&mut self, f: &Finding) {
+        if let Some(i) = self.of(&f.department) {
+            self.stats[i].resolved += 1;
+        }
+    }
+
+    /// The counts, in the order of the departments given to [`StatsBuilder::new`].
+    #[must_use]
+    pub fn finish(self) -> Vec<DepartmentStats> {
+        self.stats
+    }
+}
+
+/// One department's findings, as the reports read them.
+#[derive(Debug, Clone, Default)]
+pub struct DepartmentFindings {
+    /// Present in this run (new or still present), sorted by address and page.
+    pub current: Vec<Finding>,
+    /// Of the previous completed run and gone now, same order.
+    pub resolved: Vec<Finding>,
+}
+
+/// Where reports read a run's findings from, one department at a time, so that no report
+/// holds more than one department's findings (the state database streams them; tests and
+/// small tools hold them in memory with [`LoadedFindings`]).
+pub trait FindingSource {
+    /// The findings of department `id`.
+    ///
+    /// # Errors
+    /// What kept them from being read (a damaged or locked state database).
+    fn department(
+        &self,
+        id: &DepartmentId,
+    ) -> Result<DepartmentFindings, Box<dyn std::error::Error + Send + Sync>>;
+}
+
+/// Findings held in memory.
+#[derive(Debug, Clone, Default)]
+pub struct LoadedFindings {
+    /// Present in this run, sorted by department, address and page.
+    pub current: Vec<Finding>,
+    /// Gone since the previous completed run, same order.
+    pub resolved: Vec<Finding>,
+}
+
+impl LoadedFindings {
+    /// Sorts both lists by department, address and page (the order reports and
+    /// [`StatsBuilder`] expect).
+    pub fn sort(&mut self) {
+        let order = |a: &Finding, b: &Finding| {
+            (&a.department, &a.email, a.page.as_str()).cmp(&(
+                &b.department,
+                &b.email,
+                b.page.as_str(),
+            ))
+        };
+        self.current.sort_by(order);
+        self.resolved.sort_by(order);
+    }
+
+    /// Distinct current addresses.
+    #[must_use]
+    pub fn addresses(&self) -> u32 {
+        let set: std::collections::BTreeSet<&Email> =
+            self.current.iter().map(|f| &f.email).collect();
+        u32::try_from(set.len()).unwrap_or(u32::MAX)
+    }
+
+    /// Per-department counts of `pages`, `problems` and these findings, in the order of
+    /// `departments`.
+    #[must_use]
+    pub fn stats(
+        &self,
+        departments: &[Department],
+        pages: &[Page],
+        problems: &[Problem],
+    ) -> Vec<DepartmentStats> {
+        let mut b = StatsBuilder::new(departments);
+        for p in pages {
+            b.page(&p.department);
+        }
+        for p in problems {
+            b.problem(p);
+        }
+        for f in &self.current {
+            b.finding(f);
+        }
+        for f in &self.resolved {
+            b.resolved(f);
+        }
+        b.finish()
+    }
+}
+
+impl FindingSource for LoadedFindings {
+    fn department(
+        &self,
+        id: &DepartmentId,
+    ) -> Result<DepartmentFindings, Box<dyn std::error::Error + Send + Sync>> {
+        let mine = |list: &[Finding]| {
+            list.iter()
+                .filter(|f| &f.department == id)
+                .cloned()
+                .collect()
+        };
+        Ok(DepartmentFindings {
+            current: mine(&self.current),
+            resolved: mine(&self.resolved),
+        })
     }
 }
 
@@ -610,59 +816,53 @@ pub struct ScanRun {
     pub complete: bool,
     /// Every department, configured first, then discovered, each once.
     pub departments: Vec<Department>,
+    /// Counts per department, in the order of `departments`. The findings themselves are
+    /// read per department from a [`FindingSource`].
+    pub stats: Vec<DepartmentStats>,
+    /// Distinct addresses over the whole run (not the sum of the departments').
+    pub addresses: u32,
     /// Pages read.
     pub pages: Vec<Page>,
-    /// Findings present in this run (new or still present), sorted by department, address,
-    /// page.
-    pub findings: Vec<Finding>,
-    /// Findings of the previous completed run that are gone, same order.
-    pub resolved: Vec<Finding>,
     /// URLs not scanned, sorted by department and URL.
     pub problems: Vec<Problem>,
 }
 
 impl ScanRun {
-    /// Counts per department, in the order of `departments`.
-    #[must_use]
-    pub fn department_stats(&self) -> Vec<(&Department, DepartmentStats)> {
-        self.departments
-            .iter()
-            .map(|d| {
-                let mut s = DepartmentStats {
-                    pages_scanned: count(self.pages.iter().filter(|p| p.department == d.id)),
-                    ..DepartmentStats::default()
-                };
-                for p in self.problems.iter().filter(|p| p.department == d.id) {
-                    match p.kind {
-                        ProblemKind::Skipped => s.pages_skipped += 1,
-                        ProblemKind::Failed => s.pages_failed += 1,
-                    }
-                }
-                let mut addresses = std::collections::BTreeSet::new();
-                for f in self.findings.iter().filter(|f| f.department == d.id) {
-                    addresses.insert(&f.email);
-                    match f.severity {
-                        Severity::Violation => s.violations += 1,
-                        Severity::Review => s.reviews += 1,
-                        Severity::Ok => s.ok += 1,
-                        Severity::Ignored => s.ignored += 1,
-                    }
-                }
-                s.addresses = count(addresses.iter());
-                s.new = count(
-                    self.findings
-                        .iter()
-                        .filter(|f| f.department == d.id && f.status == Status::New),
-                );
-                s.resolved = count(self.resolved.iter().filter(|f| f.department == d.id));
-                (d, s)
-            })
-            .collect()
+    /// Each department with its counts, in the order of `departments`.
+    pub fn department_stats(&self) -> impl Iterator<Item = (&Department, &DepartmentStats)> {
+        self.departments.iter().zip(&self.stats)
     }
-}
 
-fn count<I: Iterator>(it: I) -> u32 {
-    u32::try_from(it.count()).unwrap_or(u32::MAX)
+    /// The counts of all departments together.
+    #[must_use]
+    pub fn totals(&self) -> DepartmentStats {
+        let mut total = DepartmentStats::default();
+        self.stats.iter().for_each(|s| total.add(s));
+        total.addresses = self.addresses;
+        total
+    }
+
+    /// Current findings with at least `severity`.
+    #[must_use]
+    pub fn at_least(&self, severity: Severity) -> u32 {
+        let t = self.totals();
+        [
+            (Severity::Violation, t.violations),
+            (Severity::Review, t.reviews),
+            (Severity::Ok, t.ok),
+            (Severity::Ignored, t.ignored),
+        ]
+        .into_iter()
+        .filter(|(s, _)| *s >= severity)
+        .map(|(_, n)| n)
+        .sum()
+    }
+
+    /// Current findings (new or still present).
+    #[must_use]
+    pub fn current(&self) -> u32 {
+        self.at_least(Severity::Ignored)
+    }
 }
 
 #[cfg(test)]

@@ -77,7 +77,7 @@ pub fn run(args: &ReportArgs) -> Exit {
         .unwrap_or_else(|| report::run_dir(&args.state.out, &run));
     let mut files = Vec::new();
     if want(Format::Csv) || want(Format::Json) {
-        match report::write_all(&run, &dir, lang) {
+        match report::write_all(&run, &store.findings_of(&run), &dir, lang) {
             Ok(w) => files.extend(w.files),
             Err(e) => {
                 report_error(&e);
@@ -88,7 +88,15 @@ pub fn run(args: &ReportArgs) -> Exit {
     if want(Format::Html) || want(Format::Xlsx) {
         let history = trend(&store, &run.profile);
         let xlsx = want(Format::Xlsx);
-        match report::write_extra(&run, &dir, lang, &history, xlsx, xlsx) {
+        match report::write_extra(
+            &run,
+            &store.findings_of(&run),
+            &dir,
+            lang,
+            &history,
+            xlsx,
+            xlsx,
+        ) {
             Ok(f) => files.extend(f),
             Err(e) => {
                 report_error(&e);

@@ -13,7 +13,7 @@ use super::progress::Bar;
 use super::{Exit, report_error};
 use mailpatrol::classify::Classifier;
 use mailpatrol::crawl::fetch::Resolve;
-use mailpatrol::model::{ScanRun, Severity, Status};
+use mailpatrol::model::{ScanRun, Severity};
 use mailpatrol::profile::{Mode, Profile};
 use mailpatrol::report::{self, Lang};
 use mailpatrol::scan::{FolderOptions, ScanOptions, ScanResult, scan, scan_folder};
@@ -384,7 +384,8 @@ fn deliver(store: &Store, result: &ScanResult, out: &OutputArgs, profile: &Path)
     let run = &result.run;
     let dir = report::run_dir(&out.out, run);
     let clock = std::time::Instant::now();
-    let written = match report::write_all(run, &dir, lang) {
+    let findings = store.findings_of(run);
+    let written = match report::write_all(run, &findings, &dir, lang) {
         Ok(w) => w,
         Err(e) => {
             report_error(&e);
@@ -394,6 +395,7 @@ fn deliver(store: &Store, result: &ScanResult, out: &OutputArgs, profile: &Path)
     let history = trend(store, &run.profile);
     if let Err(e) = report::write_extra(
         run,
+        &findings,
         &written.dir,
         lang,
         &history,
@@ -409,11 +411,7 @@ fn deliver(store: &Store, result: &ScanResult, out: &OutputArgs, profile: &Path)
     }
     print!("{}", report::summary_table(run, lang));
     println!();
-    let new = run
-        .findings
-        .iter()
-        .filter(|f| f.status == Status::New)
-        .count();
+    let totals = run.totals();
     println!(
         "Run {}{}: {} pages read ({} parsed, {} unchanged, {} not modified), {} findings ({} new, {} resolved), {} URLs skipped or failed. Reports: {}",
         run.id,
@@ -422,9 +420,9 @@ fn deliver(store: &Store, result: &ScanResult, out: &OutputArgs, profile: &Path)
         run.counters.extracted,
         run.counters.reused,
         run.counters.not_modified,
-        run.findings.len(),
-        new,
-        run.resolved.len(),
+        run.current(),
+        totals.new,
+        totals.resolved,
         run.problems.len(),
         written.dir.display()
     );
@@ -534,7 +532,7 @@ fn exit_code(
         Some(FailOn::Violation) => Severity::Violation,
         Some(FailOn::Review) => Severity::Review,
     };
-    if run.findings.iter().any(|f| f.severity >= threshold) {
+    if run.at_least(threshold) > 0 {
         Exit::FailOn
     } else {
         Exit::Ok

@@ -4,9 +4,9 @@ use std::collections::BTreeSet;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use super::{AtomicFile, Lang, file_name};
+use super::{AtomicFile, Lang, department_findings, file_name};
 use crate::error::ReportError;
-use crate::model::{Class, Finding, ProblemKind, ScanRun, Severity, Source, Status};
+use crate::model::{Class, Finding, FindingSource, ProblemKind, ScanRun, Severity, Source, Status};
 use url::Url;
 
 /// Excel and WPS need the BOM to read UTF-8 Chinese correctly.
@@ -167,6 +167,7 @@ pub(super) fn department_files(run: &ScanRun) -> Vec<String> {
 /// must be told apart from "not scanned"). Returns the file names written.
 pub(super) fn departments(
     run: &ScanRun,
+    findings: &dyn FindingSource,
     lang: Lang,
     dir: &Path,
 ) -> Result<Vec<String>, ReportError> {
@@ -176,9 +177,8 @@ pub(super) fn departments(
         .zip(department_files(run))
         .map(|(d, file)| {
             let mut sheet = Sheet::new(&dir.join(&file), &header)?;
-            let current = run.findings.iter().filter(|f| f.department == d.id);
-            let gone = run.resolved.iter().filter(|f| f.department == d.id);
-            for f in current.chain(gone) {
+            let mine = department_findings(findings, d)?;
+            for f in mine.current.iter().chain(&mine.resolved) {
                 let email = f.email.to_string();
                 let occurrences = f.occurrences.to_string();
                 let (first, last) = (f.first_seen.to_string(), f.last_seen.to_string());
@@ -215,8 +215,7 @@ pub(super) fn departments(
 pub(super) fn summary(run: &ScanRun, lang: Lang, path: &Path) -> Result<(), ReportError> {
     let mut sheet = Sheet::new(path, &header(&SUMMARY_COLUMNS, lang))?;
     let mut total = crate::model::DepartmentStats::default();
-    let all = run.department_stats();
-    for ((d, s), file) in all.iter().zip(department_files(run)) {
+    for ((d, s), file) in run.department_stats().zip(department_files(run)) {
         let source = match (d.configured, lang) {
             (true, Lang::Zh) => "配置",
             (false, Lang::Zh) => "自动发现",
@@ -234,14 +233,7 @@ pub(super) fn summary(run: &ScanRun, lang: Lang, path: &Path) -> Result<(), Repo
         total.add(s);
     }
     // Distinct addresses over the whole run, not the sum of the departments'.
-    total.addresses = u32::try_from(
-        run.findings
-            .iter()
-            .map(|f| &f.email)
-            .collect::<BTreeSet<_>>()
-            .len(),
-    )
-    .unwrap_or(u32::MAX);
+    total.addresses = run.addresses;
     let t = total.columns().map(|n| n.to_string());
     let label = if lang == Lang::Zh { "合计" } else { "TOTAL" };
     sheet.row(

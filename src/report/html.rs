@@ -19,10 +19,14 @@ use std::fmt::Write as _;
 use chrono::NaiveDate;
 use sha2::{Digest, Sha256};
 
+use std::path::Path;
+
 use super::Lang;
 use super::csv::source_name;
+use crate::error::ReportError;
 use crate::model::{
-    Class, Department, DepartmentStats, Finding, ProblemKind, ScanRun, Severity, Source, Status,
+    Class, Department, DepartmentStats, Finding, FindingSource, ProblemKind, ScanRun, Severity,
+    Source, Status,
 };
 
 /// One past run, for the trend chart of open violations.
@@ -139,34 +143,23 @@ fn status_name(f: &Finding, lang: Lang) -> &'static str {
 /// One department's row: the counts of the summary plus what the office asks about.
 struct Row<'a> {
     dept: &'a Department,
-    stats: DepartmentStats,
+    stats: &'a DepartmentStats,
     still_present: u32,
     /// Weeks the oldest open violation has been published, if there is one.
     oldest_weeks: Option<i64>,
-    by_class: BTreeMap<Class, u32>,
+    by_class: &'a BTreeMap<Class, u32>,
 }
 
 fn rows(run: &ScanRun) -> Vec<Row<'_>> {
     let today = run.started.date_naive();
     let mut rows: Vec<Row<'_>> = run
         .department_stats()
-        .into_iter()
-        .map(|(dept, stats)| {
-            let mine = || run.findings.iter().filter(move |f| f.department == dept.id);
-            let mut by_class = BTreeMap::new();
-            for f in mine() {
-                *by_class.entry(f.class).or_insert(0) += 1;
-            }
-            Row {
-                dept,
-                stats,
-                still_present: count(mine().filter(|f| f.status == Status::StillPresent)),
-                oldest_weeks: mine()
-                    .filter(|f| f.severity == Severity::Violation)
-                    .map(|f| weeks(today, f.first_seen))
-                    .max(),
-                by_class,
-            }
+        .map(|(dept, stats)| Row {
+            dept,
+            stats,
+            still_present: stats.still_present,
+            oldest_weeks: stats.oldest_violation.map(|d| weeks(today, d)),
+            by_class: &stats.by_class,
         })
         .collect();
     // Worst first: violations, then reviews, then the name; stable for equal keys.
@@ -272,25 +265,39 @@ impl std::fmt::Write for Out<'_> {
 }
 
 /// Renders `summary.html` for `run` as a string (see [`write_summary_html`]).
-#[must_use]
-pub fn summary_html(run: &ScanRun, lang: Lang, history: &[TrendPoint]) -> String {
-    let mut bytes = Vec::new();
-    // Writing to a Vec cannot fail, and the page is UTF-8 text.
-    let _ = write_summary_html(run, lang, history, &mut bytes);
-    String::from_utf8_lossy(&bytes).into_owned()
-}
-
-/// Writes `summary.html` for `run` to `w`, streamed. `history` holds past runs for the trend
-/// chart (any order; the current run is added from `run` when it is not among them).
 ///
 /// # Errors
-/// The first error of `w`.
-pub fn write_summary_html(
+/// When the findings cannot be read.
+pub fn summary_html(
     run: &ScanRun,
+    findings: &dyn FindingSource,
     lang: Lang,
     history: &[TrendPoint],
-    w: &mut dyn std::io::Write,
-) -> std::io::Result<()> {
+) -> Result<String, ReportError> {
+    let mut bytes = Vec::new();
+    write_summary_html(
+        run,
+        findings,
+        lang,
+        history,
+        (&mut bytes, Path::new("summary.html")),
+    )?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// Writes `summary.html` for `run` to `out` (a writer and the path it writes, for errors),
+/// streamed: findings are read one department at a time. `history` holds past runs for the
+/// trend chart (any order; the current run is added from `run` when it is not among them).
+///
+/// # Errors
+/// When the findings cannot be read, or the first error of the writer.
+pub fn write_summary_html(
+    run: &ScanRun,
+    findings: &dyn FindingSource,
+    lang: Lang,
+    history: &[TrendPoint],
+    (w, path): (&mut dyn std::io::Write, &Path),
+) -> Result<(), ReportError> {
     let mut h = Out {
         buf: String::with_capacity(Out::SPILL + 4096),
         w,
@@ -354,10 +361,13 @@ pub fn write_summary_html(
         tr(lang, "违规数量趋势", "Open violations over past runs")
     );
     trend_chart(&mut h, run, history, lang);
-    drill_down(&mut h, run, &rows, lang);
+    drill_down(&mut h, run, findings, &rows, lang)?;
     problems(&mut h, run, lang);
     let _ = write!(h, "<script>{SCRIPT}</script>\n</body>\n</html>\n");
-    h.finish()
+    h.finish().map_err(|source| ReportError::Write {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 fn headline(h: &mut Out<'_>, run: &ScanRun, lang: Lang) {
@@ -371,16 +381,10 @@ fn headline(h: &mut Out<'_>, run: &ScanRun, lang: Lang) {
             .iter()
             .filter(|p| p.kind == ProblemKind::Failed),
     );
-    let addresses = count(
-        run.findings
-            .iter()
-            .map(|f| &f.email)
-            .collect::<BTreeSet<_>>()
-            .into_iter(),
-    );
-    let sev = |s| count(run.findings.iter().filter(|f| f.severity == s));
-    let new = count(run.findings.iter().filter(|f| f.status == Status::New));
-    let violations = sev(Severity::Violation);
+    let totals = run.totals();
+    let addresses = totals.addresses;
+    let new = totals.new;
+    let violations = totals.violations;
     let cards = [
         (
             count(run.pages.iter()),
@@ -399,17 +403,9 @@ fn headline(h: &mut Out<'_>, run: &ScanRun, lang: Lang) {
             tr(lang, "违规", "violations"),
             if violations > 0 { "bad" } else { "good" },
         ),
-        (
-            sev(Severity::Review),
-            tr(lang, "待核查", "to review"),
-            "mid",
-        ),
+        (totals.reviews, tr(lang, "待核查", "to review"), "mid"),
         (new, tr(lang, "新发现", "new"), ""),
-        (
-            count(run.resolved.iter()),
-            tr(lang, "已整改", "resolved"),
-            "good",
-        ),
+        (totals.resolved, tr(lang, "已整改", "resolved"), "good"),
     ];
     h.push_str("<div class=\"cards\">\n");
     for (n, label, class) in cards {
@@ -556,7 +552,7 @@ fn class_chart(h: &mut Out<'_>, rows: &[Row<'_>], lang: Lang) {
             escape(&clip(&r.dept.name, 16))
         );
         let mut x = label_w;
-        for (&c, &n) in &r.by_class {
+        for (&c, &n) in r.by_class {
             let w = bar_w * f64::from(n) / f64::from(max);
             let _ = writeln!(
                 h,
@@ -603,21 +599,12 @@ fn nice_ceiling(n: u32) -> u32 {
 fn trend_chart(h: &mut Out<'_>, run: &ScanRun, history: &[TrendPoint], lang: Lang) {
     let mut points: Vec<TrendPoint> = history.to_vec();
     if !points.iter().any(|p| p.run == run.id) {
-        let violations = count(
-            run.findings
-                .iter()
-                .filter(|f| f.severity == Severity::Violation),
-        );
-        let reviews = count(
-            run.findings
-                .iter()
-                .filter(|f| f.severity == Severity::Review),
-        );
+        let totals = run.totals();
         points.push(TrendPoint {
             run: run.id,
             day: run.started.date_naive(),
-            violations,
-            open: violations.saturating_add(reviews),
+            violations: totals.violations,
+            open: totals.violations.saturating_add(totals.reviews),
         });
     }
     points.sort_by_key(|p| (p.day, p.run));
@@ -775,7 +762,13 @@ fn evidence(f: &Finding, lang: Lang) -> String {
     }
 }
 
-fn drill_down(h: &mut Out<'_>, run: &ScanRun, rows: &[Row<'_>], lang: Lang) {
+fn drill_down(
+    h: &mut Out<'_>,
+    run: &ScanRun,
+    findings: &dyn FindingSource,
+    rows: &[Row<'_>],
+    lang: Lang,
+) -> Result<(), ReportError> {
     let today = run.started.date_naive();
     let _ = writeln!(
         h,
@@ -784,12 +777,8 @@ fn drill_down(h: &mut Out<'_>, run: &ScanRun, rows: &[Row<'_>], lang: Lang) {
     );
     for (i, r) in rows.iter().enumerate() {
         let s = &r.stats;
-        let mut list: Vec<&Finding> = run
-            .findings
-            .iter()
-            .chain(&run.resolved)
-            .filter(|f| f.department == r.dept.id)
-            .collect();
+        let mine = super::department_findings(findings, r.dept)?;
+        let mut list: Vec<&Finding> = mine.current.iter().chain(&mine.resolved).collect();
         // Worst first; resolved last.
         list.sort_by(|a, b| {
             (a.status == Status::Resolved)
@@ -873,6 +862,7 @@ fn drill_down(h: &mut Out<'_>, run: &ScanRun, rows: &[Row<'_>], lang: Lang) {
         }
         h.push_str("</tbody></table></details>\n");
     }
+    Ok(())
 }
 
 /// At most this many rows of unread URLs in the page; `errors.csv` has them all.

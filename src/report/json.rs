@@ -3,11 +3,12 @@
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use serde::ser::{Error as _, SerializeSeq as _};
+use serde::{Serialize, Serializer};
 
 use super::AtomicFile;
 use crate::error::ReportError;
-use crate::model::{Department, DepartmentStats, Finding, Page, Problem, ScanRun};
+use crate::model::{Department, DepartmentStats, FindingSource, Page, Problem, ScanRun};
 
 #[derive(Serialize)]
 struct Json<'a> {
@@ -17,7 +18,7 @@ struct Json<'a> {
     finished: String,
     complete: bool,
     departments: Vec<DepartmentJson<'a>>,
-    findings: &'a [Finding],
+    findings: AllFindings<'a>,
     problems: &'a [Problem],
     pages: &'a [Page],
 }
@@ -26,11 +27,38 @@ struct Json<'a> {
 struct DepartmentJson<'a> {
     #[serde(flatten)]
     department: &'a Department,
-    stats: DepartmentStats,
+    stats: &'a DepartmentStats,
+}
+
+/// The current findings of every department, in department order, each department read
+/// from the source only while it is being written.
+struct AllFindings<'a> {
+    run: &'a ScanRun,
+    source: &'a dyn FindingSource,
+}
+
+impl Serialize for AllFindings<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(None)?;
+        for d in &self.run.departments {
+            let mine = self
+                .source
+                .department(&d.id)
+                .map_err(|e| S::Error::custom(format!("findings of {}: {e}", d.name)))?;
+            for f in &mine.current {
+                seq.serialize_element(f)?;
+            }
+        }
+        seq.end()
+    }
 }
 
 /// Streams `findings.json` to `path` (pretty-printed, with a final newline).
-pub(super) fn findings(run: &ScanRun, path: &Path) -> Result<(), ReportError> {
+pub(super) fn findings(
+    run: &ScanRun,
+    source: &dyn FindingSource,
+    path: &Path,
+) -> Result<(), ReportError> {
     let doc = Json {
         schema_version: 1,
         profile: &run.profile,
@@ -39,10 +67,9 @@ pub(super) fn findings(run: &ScanRun, path: &Path) -> Result<(), ReportError> {
         complete: run.complete,
         departments: run
             .department_stats()
-            .into_iter()
             .map(|(department, stats)| DepartmentJson { department, stats })
             .collect(),
-        findings: &run.findings,
+        findings: AllFindings { run, source },
         problems: &run.problems,
         pages: &run.pages,
     };

@@ -21,7 +21,7 @@ pub mod xlsx;
 use std::path::{Path, PathBuf};
 
 use crate::error::ReportError;
-use crate::model::ScanRun;
+use crate::model::{Department, DepartmentFindings, FindingSource, ScanRun};
 
 pub use html::TrendPoint;
 pub use table::summary_table;
@@ -62,8 +62,24 @@ pub fn run_dir(out: &Path, run: &ScanRun) -> PathBuf {
         .unwrap_or(first)
 }
 
-/// Writes every report of a run into `dir`.
-pub fn write_all(run: &ScanRun, dir: &Path, lang: Lang) -> Result<Written, ReportError> {
+/// One department's findings from `findings`.
+fn department_findings(
+    findings: &dyn FindingSource,
+    d: &Department,
+) -> Result<DepartmentFindings, ReportError> {
+    findings.department(&d.id).map_err(|e| ReportError::Read {
+        department: d.name.clone(),
+        message: e.to_string(),
+    })
+}
+
+/// Writes every report of a run into `dir`, reading its findings one department at a time.
+pub fn write_all(
+    run: &ScanRun,
+    findings: &dyn FindingSource,
+    dir: &Path,
+    lang: Lang,
+) -> Result<Written, ReportError> {
     let mut files = Vec::new();
     let dept_dir = dir.join("departments");
     std::fs::create_dir_all(&dept_dir).map_err(|source| ReportError::Write {
@@ -71,14 +87,14 @@ pub fn write_all(run: &ScanRun, dir: &Path, lang: Lang) -> Result<Written, Repor
         source,
     })?;
     // Every file is streamed to disk row by row: a large run is never held twice in memory.
-    for name in csv::departments(run, lang, &dept_dir)? {
+    for name in csv::departments(run, findings, lang, &dept_dir)? {
         files.push(Path::new("departments").join(name));
     }
     csv::summary(run, lang, &dir.join("summary.csv"))?;
     files.push(PathBuf::from("summary.csv"));
     csv::errors(run, lang, &dir.join("errors.csv"))?;
     files.push(PathBuf::from("errors.csv"));
-    json::findings(run, &dir.join("findings.json"))?;
+    json::findings(run, findings, &dir.join("findings.json"))?;
     files.push(PathBuf::from("findings.json"));
     Ok(Written {
         dir: dir.to_path_buf(),
@@ -92,6 +108,7 @@ pub fn write_all(run: &ScanRun, dir: &Path, lang: Lang) -> Result<Written, Repor
 /// written, relative to `dir`, in the order written.
 pub fn write_extra(
     run: &ScanRun,
+    findings: &dyn FindingSource,
     dir: &Path,
     lang: Lang,
     history: &[TrendPoint],
@@ -103,12 +120,13 @@ pub fn write_extra(
         path: dir.to_path_buf(),
         source,
     })?;
-    let mut page = AtomicFile::create(&dir.join("summary.html"))?;
-    html::write_summary_html(run, lang, history, &mut page).map_err(|e| page.error(e))?;
+    let path = dir.join("summary.html");
+    let mut page = AtomicFile::create(&path)?;
+    html::write_summary_html(run, findings, lang, history, (&mut page, &path))?;
     page.commit()?;
     files.push(PathBuf::from("summary.html"));
     if xlsx {
-        xlsx::write_workbook(run, &dir.join("summary.xlsx"), lang)?;
+        xlsx::write_workbook(run, findings, &dir.join("summary.xlsx"), lang)?;
         files.push(PathBuf::from("summary.xlsx"));
     }
     if department_xlsx {
@@ -119,7 +137,7 @@ pub fn write_extra(
         })?;
         for (d, name) in run.departments.iter().zip(xlsx::department_files(run)) {
             let rel = Path::new("departments").join(name);
-            xlsx::write_department_workbook(run, &d.id, &dir.join(&rel), lang)?;
+            xlsx::write_department_workbook(run, findings, &d.id, &dir.join(&rel), lang)?;
             files.push(rel);
         }
     }

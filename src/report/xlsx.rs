@@ -19,7 +19,7 @@ use super::Lang;
 use super::csv::{FINDING_COLUMNS, class_name, header, severity_name, source_name, status_name};
 use crate::error::ReportError;
 use crate::model::{
-    Department, DepartmentId, Finding, Problem, ProblemKind, ScanRun, Severity, Status,
+    Department, DepartmentId, Finding, FindingSource, Problem, ProblemKind, ScanRun,
 };
 
 const SUMMARY_COLUMNS: [(&str, &str); 15] = [
@@ -260,14 +260,14 @@ fn weeks(run: &ScanRun, f: &Finding) -> i64 {
 fn findings_sheet(
     ws: &mut Worksheet,
     run: &ScanRun,
+    findings: &dyn FindingSource,
     dept: &Department,
     lang: Lang,
     path: &Path,
 ) -> Result<(), ReportError> {
     let mut s = SheetWriter::new(ws, &header(&FINDING_COLUMNS, lang), path)?;
-    let current = run.findings.iter().filter(|f| f.department == dept.id);
-    let gone = run.resolved.iter().filter(|f| f.department == dept.id);
-    for f in current.chain(gone) {
+    let mine = super::department_findings(findings, dept)?;
+    for f in mine.current.iter().chain(&mine.resolved) {
         s.text(0, &dept.name)?;
         s.text(1, &f.email.to_string())?;
         s.text(2, class_name(f.class, lang))?;
@@ -368,6 +368,7 @@ fn problems_sheet_name(lang: Lang) -> &'static str {
 /// sheet, and a total), one sheet per department, and the URLs that could not be read.
 pub(super) fn workbook_bytes(
     run: &ScanRun,
+    findings: &dyn FindingSource,
     lang: Lang,
     path: &Path,
 ) -> Result<Vec<u8>, ReportError> {
@@ -388,14 +389,11 @@ pub(super) fn workbook_bytes(
         let mut total = crate::model::DepartmentStats::default();
         let mut total_still = 0u32;
         let today = run.started.date_naive();
-        for ((d, st), sheet) in run.department_stats().into_iter().zip(&names) {
-            let mine = || run.findings.iter().filter(|f| f.department == d.id);
-            let still = u32::try_from(mine().filter(|f| f.status == Status::StillPresent).count())
-                .unwrap_or(u32::MAX);
-            let oldest = mine()
-                .filter(|f| f.severity == Severity::Violation)
-                .map(|f| (today - f.first_seen).num_days().max(0) / 7)
-                .max();
+        for ((d, st), sheet) in run.department_stats().zip(&names) {
+            let still = st.still_present;
+            let oldest = st
+                .oldest_violation
+                .map(|first| (today - first).num_days().max(0) / 7);
             s.internal_link(0, sheet, &d.name)?;
             s.text(
                 1,
@@ -415,17 +413,10 @@ pub(super) fn workbook_bytes(
             }
             s.text(14, sheet)?;
             s.next_row();
-            total.add(&st);
+            total.add(st);
             total_still += still;
         }
-        total.addresses = u32::try_from(
-            run.findings
-                .iter()
-                .map(|f| &f.email)
-                .collect::<BTreeSet<_>>()
-                .len(),
-        )
-        .unwrap_or(u32::MAX);
+        total.addresses = run.addresses;
         s.text(0, tr(lang, "合计", "TOTAL"))?;
         for (i, n) in total.columns().into_iter().enumerate() {
             s.number(2 + i, n)?;
@@ -437,7 +428,7 @@ pub(super) fn workbook_bytes(
     for (d, name) in run.departments.iter().zip(&names) {
         let ws = wb.add_worksheet();
         ws.set_name(name).map_err(&err)?;
-        findings_sheet(ws, run, d, lang, path)?;
+        findings_sheet(ws, run, findings, d, lang, path)?;
     }
     {
         let ws = wb.add_worksheet();
@@ -450,6 +441,7 @@ pub(super) fn workbook_bytes(
 /// The bytes of one department's workbook: its findings, and its URLs that could not be read.
 pub(super) fn department_bytes(
     run: &ScanRun,
+    findings: &dyn FindingSource,
     department: &DepartmentId,
     lang: Lang,
     path: &Path,
@@ -469,7 +461,7 @@ pub(super) fn department_bytes(
     let mut wb = new_workbook(run, path)?;
     let ws = wb.add_worksheet();
     ws.set_name(&name).map_err(&err)?;
-    findings_sheet(ws, run, dept, lang, path)?;
+    findings_sheet(ws, run, findings, dept, lang, path)?;
     let ws = wb.add_worksheet();
     ws.set_name(&problems_name).map_err(&err)?;
     problems_sheet(
@@ -484,8 +476,13 @@ pub(super) fn department_bytes(
 
 /// Writes `summary.xlsx`-style workbook of the whole run to `path` (atomically): a summary
 /// sheet, one sheet per department, and a sheet of the URLs that could not be read.
-pub fn write_workbook(run: &ScanRun, path: &Path, lang: Lang) -> Result<(), ReportError> {
-    let bytes = workbook_bytes(run, lang, path)?;
+pub fn write_workbook(
+    run: &ScanRun,
+    findings: &dyn FindingSource,
+    path: &Path,
+    lang: Lang,
+) -> Result<(), ReportError> {
+    let bytes = workbook_bytes(run, findings, lang, path)?;
     super::write_atomic(path, &bytes)
 }
 
@@ -493,11 +490,12 @@ pub fn write_workbook(run: &ScanRun, path: &Path, lang: Lang) -> Result<(), Repo
 /// could not be read. Fails when the run has no such department.
 pub fn write_department_workbook(
     run: &ScanRun,
+    findings: &dyn FindingSource,
     department_id: &DepartmentId,
     path: &Path,
     lang: Lang,
 ) -> Result<(), ReportError> {
-    let bytes = department_bytes(run, department_id, lang, path)?;
+    let bytes = department_bytes(run, findings, department_id, lang, path)?;
     super::write_atomic(path, &bytes)
 }
 

@@ -23,9 +23,9 @@ use crate::crawl::fetch::{Fetcher, Resolve};
 use crate::crawl::scope::Scope;
 use crate::crawl::{CrawlOutcome, Crawler, Progress, Resume, Visitor};
 use crate::error::ScanError;
-use crate::model::{DepartmentId, Finding, RunCounters, ScanRun};
+use crate::model::{DepartmentId, RunCounters, ScanRun, StatsBuilder};
 use crate::profile::Profile;
-use crate::store::{Store, StoreError, fingerprint};
+use crate::store::{Store, StoreError, Which, fingerprint};
 use collect::{Collector, Owner};
 
 /// Receives progress while the crawl runs (the CLI draws a bar from it).
@@ -198,7 +198,9 @@ fn share_documents(store: &Store, run: i64, day: NaiveDate) -> Result<(), StoreE
     Ok(())
 }
 
-/// Loads a stored run as a [`ScanRun`], with departments named and everything sorted.
+/// Loads a stored run as a [`ScanRun`]: departments named, pages and problems sorted, and
+/// per-department counts computed in one pass over the findings, which are not kept (reports
+/// read them per department from [`Store::findings_of`]).
 pub fn load(
     store: &Store,
     id: i64,
@@ -207,14 +209,10 @@ pub fn load(
     counters: RunCounters,
     started: DateTime<Local>,
 ) -> Result<ScanRun, StoreError> {
-    let loaded = store.load_run(id, None)?;
-    let crate::store::LoadedRun {
-        previous,
-        mut pages,
-        mut findings,
-        mut resolved,
-        mut problems,
-    } = loaded;
+    let previous = store.previous_of(id)?;
+    let mut pages = store.run_pages(id)?;
+    let mut problems = store.run_problems(id)?;
+    let with_findings = store.finding_departments(id, previous)?;
     let info = store.runs()?.into_iter().find(|r| r.id == id);
     let titles: BTreeMap<String, String> = pages
         .iter()
@@ -225,19 +223,28 @@ pub fn load(
         .iter()
         .map(|p| &p.department)
         .chain(problems.iter().map(|p| &p.department))
-        .chain(findings.iter().map(|f| &f.department))
-        .chain(resolved.iter().map(|f| &f.department))
+        .chain(&with_findings)
         .collect();
     let departments = attributor.departments(used, &titles);
     pages.sort_by(|a, b| (&a.department, a.url.as_str()).cmp(&(&b.department, b.url.as_str())));
-    let order = |a: &Finding, b: &Finding| {
-        (&a.department, &a.email, a.page.as_str()).cmp(&(&b.department, &b.email, b.page.as_str()))
-    };
-    findings.sort_by(order);
-    resolved.sort_by(order);
     problems.sort_by(|a, b| {
         (&a.department, a.url.as_str(), &a.code).cmp(&(&b.department, b.url.as_str(), &b.code))
     });
+    let mut stats = StatsBuilder::new(&departments);
+    for p in &pages {
+        stats.page(&p.department);
+    }
+    for p in &problems {
+        stats.problem(p);
+    }
+    store.each_finding(id, previous, Which::Current, None, |f| {
+        stats.finding(&f);
+        Ok(())
+    })?;
+    store.each_finding(id, previous, Which::Resolved, None, |f| {
+        stats.resolved(&f);
+        Ok(())
+    })?;
     let finished = info
         .as_ref()
         .and_then(|i| i.finished.as_deref())
@@ -252,9 +259,9 @@ pub fn load(
         finished,
         complete: info.as_ref().is_some_and(|i| i.completed),
         departments,
+        stats: stats.finish(),
+        addresses: store.run_addresses(id)?,
         pages,
-        findings,
-        resolved,
         problems,
     })
 }

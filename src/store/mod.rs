@@ -27,8 +27,8 @@ use writer::{Op, Writer};
 
 pub use crate::model::FrontierEntry;
 use crate::model::{
-    Class, DepartmentId, Document, Email, Finding, Form, Page, Problem, ProblemKind, Severity,
-    Source, Status, Validators,
+    Class, DepartmentFindings, DepartmentId, Document, Email, Finding, FindingSource, Form,
+    LoadedFindings, Page, Problem, ProblemKind, ScanRun, Severity, Source, Status, Validators,
 };
 
 /// Errors of the state database.
@@ -244,11 +244,73 @@ impl Row {
     }
 }
 
-const ROW_SQL: &str = "SELECT f.fingerprint, f.department, f.email, f.page, f.first_seen, f.last_seen,
+const ROW_COLUMNS: &str = "SELECT f.fingerprint, f.department, f.email, f.page, f.first_seen, f.last_seen,
         o.class, o.severity, o.rule, o.page_title, o.form, o.raw, o.context, o.occurrences, o.verified, o.location,
-        o.linked_from, o.source, o.evidence
-     FROM occurrences o JOIN findings f ON f.fingerprint = o.fingerprint
-     WHERE o.run_id = ?1";
+        o.linked_from, o.source, o.evidence";
+
+const ROW_SQL: &str = concat!(
+    "SELECT f.fingerprint, f.department, f.email, f.page, f.first_seen, f.last_seen,
+        o.class, o.severity, o.rule, o.page_title, o.form, o.raw, o.context, o.occurrences, o.verified, o.location,
+        o.linked_from, o.source, o.evidence",
+    " FROM occurrences o JOIN findings f ON f.fingerprint = o.fingerprint WHERE o.run_id = ?1"
+);
+
+/// A stored run's findings, read from the database one department at a time (what the
+/// reports read, so that a run of any size is never held in memory at once).
+#[derive(Debug, Clone, Copy)]
+pub struct StoredFindings<'s> {
+    store: &'s Store,
+    run: i64,
+    previous: Option<i64>,
+}
+
+impl FindingSource for StoredFindings<'_> {
+    fn department(
+        &self,
+        id: &DepartmentId,
+    ) -> Result<DepartmentFindings, Box<dyn std::error::Error + Send + Sync>> {
+        let mut out = DepartmentFindings::default();
+        for (which, list) in [
+            (Which::Current, &mut out.current),
+            (Which::Resolved, &mut out.resolved),
+        ] {
+            self.store
+                .each_finding(self.run, self.previous, which, Some(id), |f| {
+                    list.push(f);
+                    Ok(())
+                })?;
+        }
+        Ok(out)
+    }
+}
+
+impl StoredFindings<'_> {
+    /// Every finding of the run at once (for tools and tests on small runs; reports read
+    /// per department).
+    pub fn load_all(&self) -> Result<LoadedFindings, StoreError> {
+        let mut out = LoadedFindings::default();
+        for (which, list) in [
+            (Which::Current, &mut out.current),
+            (Which::Resolved, &mut out.resolved),
+        ] {
+            self.store
+                .each_finding(self.run, self.previous, which, None, |f| {
+                    list.push(f);
+                    Ok(())
+                })?;
+        }
+        Ok(out)
+    }
+}
+
+/// Which findings of a run [`Store::each_finding`] reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Which {
+    /// Present in the run (new or still present).
+    Current,
+    /// In the previous run, gone from this one.
+    Resolved,
+}
 
 /// What [`Store::load_run`] returns: the run's content with statuses.
 #[derive(Debug, Clone)]
@@ -644,30 +706,212 @@ impl Store {
     /// (findings), starting with `AND`, or is empty.
     fn rows(conn: &Connection, run: i64, filter: &str) -> Result<Vec<Row>, StoreError> {
         let mut stmt = conn.prepare_cached(&format!("{ROW_SQL} {filter}"))?;
-        let rows = stmt.query_map([run], |r| {
-            Ok(Row {
-                fingerprint: r.get(0)?,
-                department: r.get(1)?,
-                email: r.get(2)?,
-                page: r.get(3)?,
-                first_seen: r.get(4)?,
-                last_seen: r.get(5)?,
-                class: r.get(6)?,
-                severity: r.get(7)?,
-                rule: r.get(8)?,
-                page_title: r.get(9)?,
-                form: r.get(10)?,
-                raw: r.get(11)?,
-                context: r.get(12)?,
-                occurrences: r.get(13)?,
-                verified: r.get(14)?,
-                location: r.get(15)?,
-                linked_from: r.get(16)?,
-                source: r.get(17)?,
-                evidence: r.get(18)?,
-            })
-        })?;
+        let rows = stmt.query_map([run], Self::row)?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn row(r: &rusqlite::Row<'_>) -> Result<Row, rusqlite::Error> {
+        Ok(Row {
+            fingerprint: r.get(0)?,
+            department: r.get(1)?,
+            email: r.get(2)?,
+            page: r.get(3)?,
+            first_seen: r.get(4)?,
+            last_seen: r.get(5)?,
+            class: r.get(6)?,
+            severity: r.get(7)?,
+            rule: r.get(8)?,
+            page_title: r.get(9)?,
+            form: r.get(10)?,
+            raw: r.get(11)?,
+            context: r.get(12)?,
+            occurrences: r.get(13)?,
+            verified: r.get(14)?,
+            location: r.get(15)?,
+            linked_from: r.get(16)?,
+            source: r.get(17)?,
+            evidence: r.get(18)?,
+        })
+    }
+
+    /// The findings of a loaded run, read per department.
+    #[must_use]
+    pub fn findings_of(&self, run: &ScanRun) -> StoredFindings<'_> {
+        StoredFindings {
+            store: self,
+            run: run.id,
+            previous: run.previous,
+        }
+    }
+
+    /// The previous completed run of the same profile: what statuses are relative to.
+    pub fn previous_of(&self, run: i64) -> Result<Option<i64>, StoreError> {
+        self.flush()?;
+        Self::previous_completed(&self.conn(), run)
+    }
+
+    /// Calls `each` for the findings of `run` (current, or resolved since `previous`),
+    /// with statuses against `previous`, sorted by department, address and page; only
+    /// `department`'s when given. Nothing is held but the row being read; `each` must not
+    /// use the store.
+    pub fn each_finding(
+        &self,
+        run: i64,
+        previous: Option<i64>,
+        which: Which,
+        department: Option<&DepartmentId>,
+        each: impl FnMut(Finding) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        self.flush()?;
+        Self::each_row(&self.conn(), run, previous, which, department, each)
+    }
+
+    /// The departments that have findings in `run` or `previous`.
+    pub fn finding_departments(
+        &self,
+        run: i64,
+        previous: Option<i64>,
+    ) -> Result<Vec<DepartmentId>, StoreError> {
+        self.flush()?;
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT DISTINCT f.department FROM occurrences o JOIN findings f ON f.fingerprint = o.fingerprint
+             WHERE o.run_id = ?1 OR o.run_id = ?2",
+        )?;
+        let rows = stmt.query_map(params![run, previous], |r| r.get::<_, String>(0))?;
+        rows.map(|r| Ok(DepartmentId(r?))).collect()
+    }
+
+    fn each_row(
+        conn: &Connection,
+        run: i64,
+        previous: Option<i64>,
+        which: Which,
+        department: Option<&DepartmentId>,
+        mut each: impl FnMut(Finding) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        // Current rows are this run's occurrences, "still present" when the previous run had
+        // them; resolved rows are the previous run's occurrences this run lacks.
+        let (of, other, status) = match which {
+            Which::Current => (
+                "o.run_id = ?1",
+                "EXISTS (SELECT 1 FROM occurrences p WHERE p.run_id = ?2 AND p.fingerprint = o.fingerprint)",
+                None,
+            ),
+            Which::Resolved => (
+                "o.run_id = ?2",
+                "NOT EXISTS (SELECT 1 FROM occurrences c WHERE c.run_id = ?1 AND c.fingerprint = o.fingerprint)",
+                Some(Status::Resolved),
+            ),
+        };
+        let filter = match (which, department) {
+            (Which::Current, Some(_)) => format!("{of} AND f.department = ?3"),
+            (Which::Current, None) => of.to_string(),
+            (Which::Resolved, Some(_)) => format!("{of} AND {other} AND f.department = ?3"),
+            (Which::Resolved, None) => format!("{of} AND {other}"),
+        };
+        let flag = match which {
+            Which::Current => other,
+            Which::Resolved => "1",
+        };
+        let mut stmt = conn.prepare_cached(&format!(
+            "{ROW_COLUMNS}, {flag} FROM occurrences o JOIN findings f ON f.fingerprint = o.fingerprint
+             WHERE {filter} ORDER BY f.department, f.email, f.page"
+        ))?;
+        let department = department.map_or("", |d| d.0.as_str());
+        let mut rows = if filter.contains("?3") {
+            stmt.query(params![run, previous, department])?
+        } else {
+            stmt.query(params![run, previous])?
+        };
+        while let Some(r) = rows.next()? {
+            let before: bool = r.get(19)?;
+            let status = status.unwrap_or(if before {
+                Status::StillPresent
+            } else {
+                Status::New
+            });
+            each(Self::row(r)?.into_finding(status)?)?;
+        }
+        Ok(())
+    }
+
+    /// The pages read in a run.
+    pub fn run_pages(&self, run: i64) -> Result<Vec<Page>, StoreError> {
+        self.flush()?;
+        Self::pages(&self.conn(), run)
+    }
+
+    /// The URLs a run did not read, and why.
+    pub fn run_problems(&self, run: i64) -> Result<Vec<Problem>, StoreError> {
+        self.flush()?;
+        Self::problems(&self.conn(), run)
+    }
+
+    /// Distinct addresses present in a run.
+    pub fn run_addresses(&self, run: i64) -> Result<u32, StoreError> {
+        self.flush()?;
+        Ok(self.conn().query_row(
+            "SELECT COUNT(DISTINCT f.email) FROM occurrences o JOIN findings f ON f.fingerprint = o.fingerprint
+             WHERE o.run_id = ?1",
+            [run],
+            |r| r.get(0),
+        )?)
+    }
+
+    fn pages(conn: &Connection, run: i64) -> Result<Vec<Page>, StoreError> {
+        let mut stmt =
+            conn.prepare("SELECT url, department, title, depth FROM pages WHERE run_id = ?1")?;
+        stmt.query_map([run], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, Option<String>>(2)?,
+                r.get::<_, u16>(3)?,
+            ))
+        })?
+        .map(|row| {
+            let (url, dept, title, depth) = row?;
+            Ok(Page {
+                url: parse_url(&url)?,
+                department: DepartmentId(dept),
+                title,
+                depth,
+            })
+        })
+        .collect()
+    }
+
+    fn problems(conn: &Connection, run: i64) -> Result<Vec<Problem>, StoreError> {
+        let mut stmt = conn.prepare(
+            "SELECT url, found_on, department, kind, code, detail FROM problems WHERE run_id = ?1",
+        )?;
+        stmt.query_map([run], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, Option<String>>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, String>(5)?,
+            ))
+        })?
+        .map(|row| {
+            let (url, found_on, dept, kind, code, detail) = row?;
+            Ok(Problem {
+                url: parse_url(&url)?,
+                found_on: found_on.as_deref().map(parse_url).transpose()?,
+                department: DepartmentId(dept),
+                kind: if kind == "failed" {
+                    ProblemKind::Failed
+                } else {
+                    ProblemKind::Skipped
+                },
+                code,
+                detail,
+            })
+        })
+        .collect()
     }
 
     /// Everything a run holds, with statuses against `previous` (by default the previous
@@ -683,81 +927,18 @@ impl Store {
             Some(p) => p,
             None => Self::previous_completed(&conn, run)?,
         };
-        let before: BTreeMap<String, Row> = match previous {
-            Some(p) => Self::rows(&conn, p, "")?
-                .into_iter()
-                .map(|r| (r.fingerprint.clone(), r))
-                .collect(),
-            None => BTreeMap::new(),
-        };
-        let now = Self::rows(&conn, run, "")?;
-        let present: BTreeSet<String> = now.iter().map(|r| r.fingerprint.clone()).collect();
-        let mut findings = Vec::with_capacity(now.len());
-        for r in now {
-            let status = if before.contains_key(&r.fingerprint) {
-                Status::StillPresent
-            } else {
-                Status::New
-            };
-            findings.push(r.into_finding(status)?);
-        }
+        let mut findings = Vec::new();
+        Self::each_row(&conn, run, previous, Which::Current, None, |f| {
+            findings.push(f);
+            Ok(())
+        })?;
         let mut resolved = Vec::new();
-        for (fp, r) in before {
-            if !present.contains(&fp) {
-                resolved.push(r.into_finding(Status::Resolved)?);
-            }
-        }
-        let mut stmt =
-            conn.prepare("SELECT url, department, title, depth FROM pages WHERE run_id = ?1")?;
-        let pages = stmt
-            .query_map([run], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, Option<String>>(2)?,
-                    r.get::<_, u16>(3)?,
-                ))
-            })?
-            .map(|row| {
-                let (url, dept, title, depth) = row?;
-                Ok(Page {
-                    url: parse_url(&url)?,
-                    department: DepartmentId(dept),
-                    title,
-                    depth,
-                })
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        let mut stmt = conn.prepare(
-            "SELECT url, found_on, department, kind, code, detail FROM problems WHERE run_id = ?1",
-        )?;
-        let problems = stmt
-            .query_map([run], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, Option<String>>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, String>(3)?,
-                    r.get::<_, String>(4)?,
-                    r.get::<_, String>(5)?,
-                ))
-            })?
-            .map(|row| {
-                let (url, found_on, dept, kind, code, detail) = row?;
-                Ok(Problem {
-                    url: parse_url(&url)?,
-                    found_on: found_on.as_deref().map(parse_url).transpose()?,
-                    department: DepartmentId(dept),
-                    kind: if kind == "failed" {
-                        ProblemKind::Failed
-                    } else {
-                        ProblemKind::Skipped
-                    },
-                    code,
-                    detail,
-                })
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
+        Self::each_row(&conn, run, previous, Which::Resolved, None, |f| {
+            resolved.push(f);
+            Ok(())
+        })?;
+        let pages = Self::pages(&conn, run)?;
+        let problems = Self::problems(&conn, run)?;
         Ok(LoadedRun {
             previous,
             pages,

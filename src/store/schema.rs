@@ -110,10 +110,12 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE occurrences ADD COLUMN source TEXT NOT NULL DEFAULT 'served';
     ALTER TABLE occurrences ADD COLUMN evidence TEXT;
     ",
+    // 6: reports read findings one department at a time, in address order.
+    "CREATE INDEX findings_department ON findings (department, email, page);",
 ];
 
 /// The version this build writes (the number of migrations).
-pub const VERSION: i64 = 5;
+pub const VERSION: i64 = 6;
 const _: () = assert!(
     MIGRATIONS.len() as u64 == VERSION.cast_unsigned(),
     "VERSION must count MIGRATIONS"

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use mailpatrol::classify::Classifier;
 use mailpatrol::crawl::fetch::Resolve;
-use mailpatrol::model::{ProblemKind, ScanRun};
+use mailpatrol::model::{Finding, ProblemKind, ScanRun};
 use mailpatrol::profile::Profile;
 use mailpatrol::scan::ScanOptions;
 use mailpatrol::site::{SiteFiles, SiteServer};
@@ -282,6 +282,7 @@ fn gzip_bomb(n: usize) -> Vec<u8> {
 /// to every `links` entry, and `bad` served by `raw`.
 struct Outcome {
     run: ScanRun,
+    findings: Vec<Finding>,
     complete: bool,
 }
 
@@ -313,8 +314,7 @@ impl Outcome {
     }
 
     fn has_finding(&self, email: &str, page: &str) -> bool {
-        self.run
-            .findings
+        self.findings
             .iter()
             .any(|f| f.email.to_string() == email && f.page.as_str() == page)
     }
@@ -329,8 +329,7 @@ impl Outcome {
             assert!(
                 self.has_finding(email, &page),
                 "missing healthy finding {email} on {page}; findings: {:?}",
-                self.run
-                    .findings
+                self.findings
                     .iter()
                     .map(|f| format!("{} {}", f.email, f.page))
                     .collect::<Vec<_>>()
@@ -396,14 +395,16 @@ async fn scenario(
     let (_tx, rx) = watch::channel(false);
     let result = tokio::time::timeout(
         BOUND,
-        mailpatrol::scan::scan(&profile, classifier, store, options, rx),
+        mailpatrol::scan::scan(&profile, classifier, Arc::clone(&store), options, rx),
     )
     .await
     .expect("the scan finishes within the bound")
     .unwrap();
     drop(server);
+    let findings = store.findings_of(&result.run).load_all().unwrap().current;
     Outcome {
         run: result.run,
+        findings,
         complete: result.outcome.complete,
     }
 }

@@ -11,8 +11,8 @@ use calamine::{Data, Reader, Xlsx, open_workbook};
 use chrono::{Local, NaiveDate, TimeZone};
 use mailpatrol::classify::Classifier;
 use mailpatrol::model::{
-    Class, Department, DepartmentId, Email, Finding, Form, Page, Problem, ProblemKind, RunCounters,
-    ScanRun, Severity, Status,
+    Class, Department, DepartmentId, Email, Finding, Form, LoadedFindings, Page, Problem,
+    ProblemKind, RunCounters, ScanRun, Severity, Status,
 };
 use mailpatrol::report::html::{escape, summary_html};
 use mailpatrol::report::xlsx::write_department_workbook;
@@ -67,7 +67,7 @@ fn finding(
 }
 
 /// A run with three departments, one of them discovered from a hostile page title.
-fn hostile_run() -> ScanRun {
+fn hostile_run() -> (ScanRun, LoadedFindings) {
     let dept = |id: &str, name: &str, configured| Department {
         id: DepartmentId(id.to_string()),
         name: name.to_string(),
@@ -96,7 +96,103 @@ fn hostile_run() -> ScanRun {
         day(2026, 10, 1),
     );
     resolved.last_seen = day(2026, 11, 16);
-    ScanRun {
+    let departments = vec![
+        dept("office", "校长办公室", true),
+        dept("cs", "计算机学院", true),
+        dept("evil.ustl.edu.cn", SCRIPT, false),
+    ];
+    let pages = vec![
+        page("https://www.ustl.edu.cn/", "首页", "office"),
+        page("https://cs.ustl.edu.cn/", "计算机学院", "cs"),
+        page("https://cs.ustl.edu.cn/contact.html", "联系我们", "cs"),
+        page("https://evil.ustl.edu.cn/", SCRIPT, "evil.ustl.edu.cn"),
+    ];
+    let problems = vec![
+        Problem {
+            url: Url::parse("https://cs.ustl.edu.cn/files/a.pdf").unwrap(),
+            found_on: Some(Url::parse("https://cs.ustl.edu.cn/").unwrap()),
+            department: DepartmentId("cs".to_string()),
+            kind: ProblemKind::Failed,
+            code: "encrypted".to_string(),
+            detail: format!("文档已加密 {IMG}"),
+        },
+        Problem {
+            url: Url::parse("javascript:alert(2)").unwrap(),
+            found_on: None,
+            department: DepartmentId("evil.ustl.edu.cn".to_string()),
+            kind: ProblemKind::Skipped,
+            code: "not-a-page".to_string(),
+            detail: SCRIPT.to_string(),
+        },
+    ];
+    let current = vec![
+        finding(
+            "cs",
+            "zhang@qq.com",
+            Class::FreeWebmail,
+            Severity::Violation,
+            Status::StillPresent,
+            "https://cs.ustl.edu.cn/contact.html",
+            Some("联系我们"),
+            "zhang#qq.com",
+            "办公室邮箱：zhang#qq.com（请将#换成@）",
+            day(2026, 9, 7),
+        ),
+        finding(
+            "cs",
+            "li@ustl.edu.cn",
+            Class::Institutional,
+            Severity::Ok,
+            Status::New,
+            "https://cs.ustl.edu.cn/",
+            Some("计算机学院"),
+            "li@ustl.edu.cn",
+            FORMULA,
+            day(2026, 11, 23),
+        ),
+        finding(
+            "evil.ustl.edu.cn",
+            "x@gmail.com",
+            Class::FreeWebmail,
+            Severity::Violation,
+            Status::New,
+            "javascript:alert(1)",
+            Some(SCRIPT),
+            IMG,
+            &format!("{SCRIPT} {IMG} x@gmail.com"),
+            day(2026, 11, 23),
+        ),
+        finding(
+            "evil.ustl.edu.cn",
+            "y@gmail.com",
+            Class::FreeWebmail,
+            Severity::Violation,
+            Status::New,
+            "https://evil.ustl.edu.cn/a?q=\"><img src=x onerror=alert(1)>",
+            Some(IMG),
+            "y@gmail.com",
+            "y@gmail.com",
+            day(2026, 11, 23),
+        ),
+        finding(
+            "evil.ustl.edu.cn",
+            "z@partner.com",
+            Class::External,
+            Severity::Review,
+            Status::New,
+            "https://evil.ustl.edu.cn/",
+            None,
+            "z@partner.com",
+            "z@partner.com",
+            day(2026, 11, 23),
+        ),
+    ];
+    let mut findings = LoadedFindings {
+        current,
+        resolved: vec![resolved],
+    };
+    findings.sort();
+    let run = ScanRun {
         id: 7,
         previous: Some(6),
         counters: RunCounters::default(),
@@ -104,99 +200,13 @@ fn hostile_run() -> ScanRun {
         started,
         finished: started + chrono::Duration::minutes(12),
         complete: true,
-        departments: vec![
-            dept("office", "校长办公室", true),
-            dept("cs", "计算机学院", true),
-            dept("evil.ustl.edu.cn", SCRIPT, false),
-        ],
-        pages: vec![
-            page("https://www.ustl.edu.cn/", "首页", "office"),
-            page("https://cs.ustl.edu.cn/", "计算机学院", "cs"),
-            page("https://cs.ustl.edu.cn/contact.html", "联系我们", "cs"),
-            page("https://evil.ustl.edu.cn/", SCRIPT, "evil.ustl.edu.cn"),
-        ],
-        findings: vec![
-            finding(
-                "cs",
-                "zhang@qq.com",
-                Class::FreeWebmail,
-                Severity::Violation,
-                Status::StillPresent,
-                "https://cs.ustl.edu.cn/contact.html",
-                Some("联系我们"),
-                "zhang#qq.com",
-                "办公室邮箱：zhang#qq.com（请将#换成@）",
-                day(2026, 9, 7),
-            ),
-            finding(
-                "cs",
-                "li@ustl.edu.cn",
-                Class::Institutional,
-                Severity::Ok,
-                Status::New,
-                "https://cs.ustl.edu.cn/",
-                Some("计算机学院"),
-                "li@ustl.edu.cn",
-                FORMULA,
-                day(2026, 11, 23),
-            ),
-            finding(
-                "evil.ustl.edu.cn",
-                "x@gmail.com",
-                Class::FreeWebmail,
-                Severity::Violation,
-                Status::New,
-                "javascript:alert(1)",
-                Some(SCRIPT),
-                IMG,
-                &format!("{SCRIPT} {IMG} x@gmail.com"),
-                day(2026, 11, 23),
-            ),
-            finding(
-                "evil.ustl.edu.cn",
-                "y@gmail.com",
-                Class::FreeWebmail,
-                Severity::Violation,
-                Status::New,
-                "https://evil.ustl.edu.cn/a?q=\"><img src=x onerror=alert(1)>",
-                Some(IMG),
-                "y@gmail.com",
-                "y@gmail.com",
-                day(2026, 11, 23),
-            ),
-            finding(
-                "evil.ustl.edu.cn",
-                "z@partner.com",
-                Class::External,
-                Severity::Review,
-                Status::New,
-                "https://evil.ustl.edu.cn/",
-                None,
-                "z@partner.com",
-                "z@partner.com",
-                day(2026, 11, 23),
-            ),
-        ],
-        resolved: vec![resolved],
-        problems: vec![
-            Problem {
-                url: Url::parse("https://cs.ustl.edu.cn/files/a.pdf").unwrap(),
-                found_on: Some(Url::parse("https://cs.ustl.edu.cn/").unwrap()),
-                department: DepartmentId("cs".to_string()),
-                kind: ProblemKind::Failed,
-                code: "encrypted".to_string(),
-                detail: format!("文档已加密 {IMG}"),
-            },
-            Problem {
-                url: Url::parse("javascript:alert(2)").unwrap(),
-                found_on: None,
-                department: DepartmentId("evil.ustl.edu.cn".to_string()),
-                kind: ProblemKind::Skipped,
-                code: "not-a-page".to_string(),
-                detail: SCRIPT.to_string(),
-            },
-        ],
-    }
+        stats: findings.stats(&departments, &pages, &problems),
+        addresses: findings.addresses(),
+        departments,
+        pages,
+        problems,
+    };
+    (run, findings)
 }
 
 fn history() -> Vec<TrendPoint> {
@@ -223,9 +233,9 @@ fn assert_no_live_markup(html: &str) {
 
 #[test]
 fn html_escapes_hostile_text_and_has_tables_and_charts() {
-    let run = hostile_run();
+    let (run, found) = hostile_run();
     let dir = tempfile::tempdir().unwrap();
-    let files = write_extra(&run, dir.path(), Lang::Zh, &history(), false, false).unwrap();
+    let files = write_extra(&run, &found, dir.path(), Lang::Zh, &history(), false, false).unwrap();
     assert_eq!(files, vec![PathBuf::from("summary.html")]);
     let html = std::fs::read_to_string(dir.path().join("summary.html")).unwrap();
 
@@ -270,7 +280,8 @@ fn html_escapes_hostile_text_and_has_tables_and_charts() {
 
 #[test]
 fn html_in_english() {
-    let html = summary_html(&hostile_run(), Lang::En, &[]);
+    let (run, found) = hostile_run();
+    let html = summary_html(&run, &found, Lang::En, &[]).unwrap();
     assert!(html.contains("<html lang=\"en\">"));
     assert!(html.contains("Departments (click a header to sort)"));
     assert!(html.contains("pages scanned"));
@@ -280,9 +291,9 @@ fn html_in_english() {
 
 #[test]
 fn trend_renders_with_zero_one_or_many_points() {
-    let run = hostile_run();
+    let (run, found) = hostile_run();
     // No history: the current run is the only point; a dot, no line, and a note.
-    let none = summary_html(&run, Lang::Zh, &[]);
+    let none = summary_html(&run, &found, Lang::Zh, &[]).unwrap();
     assert!(none.contains("id=\"trend-chart\""));
     assert!(!none.contains("<polyline"));
     assert!(none.contains("<circle"));
@@ -294,7 +305,7 @@ fn trend_renders_with_zero_one_or_many_points() {
         violations: 3,
         open: 4,
     };
-    let one = summary_html(&run, Lang::Zh, &[me]);
+    let one = summary_html(&run, &found, Lang::Zh, &[me]).unwrap();
     assert_eq!(one.matches("<circle").count(), 2, "one point per series");
     // Many points, also all zero (no division by zero, no NaN).
     let zeros: Vec<TrendPoint> = (1..=40)
@@ -305,7 +316,7 @@ fn trend_renders_with_zero_one_or_many_points() {
             open: 0,
         })
         .collect();
-    let many = summary_html(&run, Lang::Zh, &zeros);
+    let many = summary_html(&run, &found, Lang::Zh, &zeros).unwrap();
     assert_eq!(many.matches("<polyline").count(), 2);
     assert!(!many.contains("NaN") && !many.contains("inf"));
 }
@@ -341,9 +352,9 @@ fn link_targets(path: &Path) -> String {
 
 #[test]
 fn xlsx_workbooks_read_back() {
-    let run = hostile_run();
+    let (run, found) = hostile_run();
     let dir = tempfile::tempdir().unwrap();
-    let files = write_extra(&run, dir.path(), Lang::Zh, &[], true, true).unwrap();
+    let files = write_extra(&run, &found, dir.path(), Lang::Zh, &[], true, true).unwrap();
     assert_eq!(
         files,
         vec![
@@ -420,20 +431,27 @@ fn xlsx_workbooks_read_back() {
 
     // English headers, and an unknown department is an error, not an empty file.
     let en = dir.path().join("en.xlsx");
-    write_department_workbook(&run, &DepartmentId("cs".into()), &en, Lang::En).unwrap();
+    write_department_workbook(&run, &found, &DepartmentId("cs".into()), &en, Lang::En).unwrap();
     assert_eq!(
         read_sheet(&en, "计算机学院")[0][1],
         Data::String("address".into())
     );
     let missing = dir.path().join("missing.xlsx");
     assert!(
-        write_department_workbook(&run, &DepartmentId("nope".into()), &missing, Lang::Zh).is_err()
+        write_department_workbook(
+            &run,
+            &found,
+            &DepartmentId("nope".into()),
+            &missing,
+            Lang::Zh
+        )
+        .is_err()
     );
     assert!(!missing.exists());
 
     // The same run gives the same bytes.
     let again = tempfile::tempdir().unwrap();
-    write_extra(&run, again.path(), Lang::Zh, &[], true, true).unwrap();
+    write_extra(&run, &found, again.path(), Lang::Zh, &[], true, true).unwrap();
     for f in &files {
         assert_eq!(
             std::fs::read(dir.path().join(f)).unwrap(),
@@ -488,15 +506,8 @@ fn assert_dom(dom: &str) {
 #[test]
 fn hostile_summary_in_chromium() {
     let dir = tempfile::tempdir().unwrap();
-    write_extra(
-        &hostile_run(),
-        dir.path(),
-        Lang::Zh,
-        &history(),
-        false,
-        false,
-    )
-    .unwrap();
+    let (run, found) = hostile_run();
+    write_extra(&run, &found, dir.path(), Lang::Zh, &history(), false, false).unwrap();
     let Some(dom) = chromium_dom(&dir.path().join("summary.html")) else {
         return;
     };
@@ -523,6 +534,7 @@ async fn demo_summary_in_chromium() {
         .await
         .unwrap();
     let run = result.run;
+    let found = store.findings_of(&run);
     // Earlier weeks for the trend (the store provides them in the CLI).
     let today = run.started.date_naive();
     let past: Vec<TrendPoint> = [9u32, 9, 8, 6, 7]
@@ -538,7 +550,7 @@ async fn demo_summary_in_chromium() {
     let out = std::env::var_os("MAILPATROL_SUMMARY_OUT").map(PathBuf::from);
     let tmp = tempfile::tempdir().unwrap();
     let dir = out.clone().unwrap_or_else(|| tmp.path().to_path_buf());
-    let files = write_extra(&run, &dir, Lang::Zh, &past, true, true).unwrap();
+    let files = write_extra(&run, &found, &dir, Lang::Zh, &past, true, true).unwrap();
     assert!(files.len() >= 2 + run.departments.len());
     let html = std::fs::read_to_string(dir.join("summary.html")).unwrap();
     assert_no_live_markup(&html);
@@ -584,11 +596,11 @@ fn libreoffice_csv(input: &Path, infilter: Option<&str>, outdir: &Path) -> Optio
 /// text, the numbers, and the formula-looking evidence as inert text. See: #6
 #[test]
 fn a_spreadsheet_program_reads_the_reports_back() {
-    let run = hostile_run();
+    let (run, found) = hostile_run();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("r");
-    mailpatrol::report::write_all(&run, &dir, Lang::Zh).unwrap();
-    write_extra(&run, &dir, Lang::Zh, &history(), true, false).unwrap();
+    mailpatrol::report::write_all(&run, &found, &dir, Lang::Zh).unwrap();
+    write_extra(&run, &found, &dir, Lang::Zh, &history(), true, false).unwrap();
     let out = tmp.path().join("lo");
     std::fs::create_dir_all(&out).unwrap();
 

@@ -4,14 +4,14 @@ use std::collections::BTreeSet;
 
 use std::sync::Arc;
 
-use mailpatrol::model::{ProblemKind, ScanRun};
+use mailpatrol::model::{LoadedFindings, ProblemKind};
 use mailpatrol::report::{self, Lang};
 use mailpatrol::store::Store;
 
 use crate::support;
 
 async fn run_fixture() -> (
-    ScanRun,
+    support::Scanned,
     mailpatrol::crawl::CrawlOutcome,
     mailpatrol::site::SiteServer,
 ) {
@@ -19,7 +19,8 @@ async fn run_fixture() -> (
     let state = tempfile::tempdir().unwrap();
     let store = Arc::new(Store::open(&state.path().join("state.sqlite")).unwrap());
     let result = support::scan(&server, &store, false).await;
-    (result.run, result.outcome, server)
+    let outcome = result.outcome;
+    (result, outcome, server)
 }
 
 const WWW: &str = "http://www.fixture-univ.edu.cn";
@@ -303,10 +304,15 @@ async fn scan_finds_exactly_the_published_addresses() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reports_are_complete_and_safe_to_open() {
-    let (run, _, _server) = run_fixture().await;
+    let (scanned, _, _server) = run_fixture().await;
+    let found = LoadedFindings {
+        current: scanned.findings.clone(),
+        resolved: scanned.resolved.clone(),
+    };
+    let run = scanned.run;
     let tmp = tempfile::tempdir().unwrap();
     let dir = report::run_dir(tmp.path(), &run);
-    let written = report::write_all(&run, &dir, Lang::Zh).unwrap();
+    let written = report::write_all(&run, &found, &dir, Lang::Zh).unwrap();
     assert!(written.dir.starts_with(tmp.path()));
 
     // Every department gets a CSV, even one without findings; each starts with a BOM.
@@ -361,7 +367,7 @@ async fn reports_are_complete_and_safe_to_open() {
     // its own folder.
     let again = report::run_dir(tmp.path(), &run);
     assert_ne!(again, dir);
-    report::write_all(&run, &again, Lang::Zh).unwrap();
+    report::write_all(&run, &found, &again, Lang::Zh).unwrap();
     for f in ["summary.csv", "errors.csv", "departments/甲学院.csv"] {
         assert_eq!(
             std::fs::read(dir.join(f)).unwrap(),
@@ -372,7 +378,7 @@ async fn reports_are_complete_and_safe_to_open() {
 
     // English headers on request.
     let en = tmp.path().join("en");
-    report::write_all(&run, &en, Lang::En).unwrap();
+    report::write_all(&run, &found, &en, Lang::En).unwrap();
     let jia_en = std::fs::read_to_string(en.join("departments/甲学院.csv")).unwrap();
     assert!(jia_en.contains("department,address,class,severity,rule,page_url"));
     assert!(jia_en.contains("jia_teacher@qq.com,free_webmail,violation"));

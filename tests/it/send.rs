@@ -136,10 +136,10 @@ async fn scanned(out: &Path) -> ScanRun {
 /// 甲学院's counts in the run.
 fn jia(run: &ScanRun) -> DepartmentStats {
     run.department_stats()
-        .into_iter()
         .find(|(d, _)| d.name == "甲学院")
         .unwrap()
         .1
+        .clone()
 }
 
 fn base64(s: &str) -> Vec<u8> {

@@ -5,16 +5,16 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use mailpatrol::model::{ScanRun, Status};
+use mailpatrol::model::Status;
 use mailpatrol::store::Store;
 use mailpatrol::store::diff::diff;
 
 use crate::cli::run_dirs;
-use crate::support;
+use crate::support::{self, Scanned};
 
 const WWW: &str = "www.fixture-univ.edu.cn";
 
-fn status_of(run: &ScanRun, email: &str) -> Option<(Status, bool)> {
+fn status_of(run: &Scanned, email: &str) -> Option<(Status, bool)> {
     run.findings
         .iter()
         .chain(&run.resolved)
@@ -27,12 +27,12 @@ async fn unchanged_site_is_rescanned_without_parsing_anything() {
     let server = support::server().await;
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(Store::open(&dir.path().join("state.sqlite")).unwrap());
-    let first = support::scan(&server, &store, false).await.run;
+    let first = support::scan(&server, &store, false).await;
     assert!(first.counters.extracted > 0);
     assert!(first.findings.iter().all(|f| f.status == Status::New));
 
     let news_hits = server.hits(WWW, "/news.html");
-    let second = support::scan(&server, &store, false).await.run;
+    let second = support::scan(&server, &store, false).await;
     assert_eq!(second.previous, Some(first.id));
     // Every page came back 304 (files with an ETag) or with bytes whose extraction is stored.
     assert_eq!(second.counters.extracted, 0, "{:?}", second.counters);
@@ -50,7 +50,7 @@ async fn unchanged_site_is_rescanned_without_parsing_anything() {
             .all(|f| f.status == Status::StillPresent && f.verified)
     );
     assert!(second.resolved.is_empty());
-    let fps = |r: &ScanRun| {
+    let fps = |r: &Scanned| {
         r.findings
             .iter()
             .map(|f| f.fingerprint.clone())
@@ -64,7 +64,7 @@ async fn changes_between_runs_get_their_status() {
     let server = support::server().await;
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(Store::open(&dir.path().join("state.sqlite")).unwrap());
-    let first = support::scan(&server, &store, false).await.run;
+    let first = support::scan(&server, &store, false).await;
 
     // An address added, one removed, a page deleted, a page failing this week.
     let dept_b = "dept-b.fixture-univ.edu.cn";
@@ -78,7 +78,7 @@ async fn changes_between_runs_get_their_status() {
     server.remove_file(WWW, "/office/fees.html");
     server.force_status(WWW, "/unlinked.html", Some(503));
 
-    let second = support::scan(&server, &store, false).await.run;
+    let second = support::scan(&server, &store, false).await;
     assert_eq!(
         status_of(&second, "newcomer@qq.com"),
         Some((Status::New, true))
@@ -130,8 +130,13 @@ async fn changes_between_runs_get_their_status() {
 
     // The department CSV shows statuses and the summary counts them.
     let out = dir.path().join("reports");
-    let written =
-        mailpatrol::report::write_all(&second, &out, mailpatrol::report::Lang::En).unwrap();
+    let written = mailpatrol::report::write_all(
+        &second.run,
+        &store.findings_of(&second.run),
+        &out,
+        mailpatrol::report::Lang::En,
+    )
+    .unwrap();
     let csv = std::fs::read_to_string(
         written
             .dir

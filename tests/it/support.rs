@@ -5,9 +5,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use mailpatrol::classify::Classifier;
+use mailpatrol::crawl::CrawlOutcome;
 use mailpatrol::crawl::fetch::Resolve;
+use mailpatrol::model::{Finding, ScanRun};
 use mailpatrol::profile::Profile;
-use mailpatrol::scan::{ScanOptions, ScanResult};
+use mailpatrol::scan::ScanOptions;
 use mailpatrol::site::{SiteFiles, SiteServer};
 use mailpatrol::store::Store;
 use tokio::sync::watch;
@@ -41,7 +43,36 @@ pub fn resolve(server: &SiteServer) -> Vec<Resolve> {
 }
 
 /// Scans the fixture site served by `server` into `store`.
-pub async fn scan(server: &SiteServer, store: &Arc<Store>, resume: bool) -> ScanResult {
+/// A finished scan with all its findings loaded (test runs are small; reports read them per
+/// department instead).
+pub struct Scanned {
+    pub run: ScanRun,
+    pub outcome: CrawlOutcome,
+    /// Present in the run, sorted by department, address and page.
+    pub findings: Vec<Finding>,
+    /// Gone since the previous completed run.
+    pub resolved: Vec<Finding>,
+}
+
+impl std::ops::Deref for Scanned {
+    type Target = ScanRun;
+    fn deref(&self) -> &ScanRun {
+        &self.run
+    }
+}
+
+/// Loads every finding of `run`.
+pub fn loaded(store: &Store, run: ScanRun, outcome: CrawlOutcome) -> Scanned {
+    let all = store.findings_of(&run).load_all().unwrap();
+    Scanned {
+        run,
+        outcome,
+        findings: all.current,
+        resolved: all.resolved,
+    }
+}
+
+pub async fn scan(server: &SiteServer, store: &Arc<Store>, resume: bool) -> Scanned {
     let profile = profile();
     let classifier = Classifier::from_profile(&profile, chrono::Local::now().date_naive()).unwrap();
     let options = ScanOptions {
@@ -50,7 +81,8 @@ pub async fn scan(server: &SiteServer, store: &Arc<Store>, resume: bool) -> Scan
         resume,
     };
     let (_tx, rx) = watch::channel(false);
-    mailpatrol::scan::scan(&profile, classifier, Arc::clone(store), options, rx)
+    let result = mailpatrol::scan::scan(&profile, classifier, Arc::clone(store), options, rx)
         .await
-        .unwrap()
+        .unwrap();
+    loaded(store, result.run, result.outcome)
 }
