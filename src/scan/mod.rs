@@ -237,14 +237,18 @@ pub fn load(
     for p in &problems {
         stats.problem(p);
     }
-    store.each_finding(id, previous, Which::Current, None, |f| {
-        stats.finding(&f);
-        Ok(())
-    })?;
-    store.each_finding(id, previous, Which::Resolved, None, |f| {
-        stats.resolved(&f);
-        Ok(())
-    })?;
+    // Per department: each read follows the (department, email, page) index, so SQLite
+    // never sorts (and holds) the whole run.
+    for d in &departments {
+        store.each_finding(id, previous, Which::Current, Some(&d.id), |f| {
+            stats.finding(&f);
+            Ok(())
+        })?;
+        store.each_finding(id, previous, Which::Resolved, Some(&d.id), |f| {
+            stats.resolved(&f);
+            Ok(())
+        })?;
+    }
     let finished = info
         .as_ref()
         .and_then(|i| i.finished.as_deref())
