@@ -35,6 +35,11 @@ pub enum ScanError {
     /// The state database failed.
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+    /// Rendering was required (`always`) but the browser cannot run.
+    #[error(
+        "cannot render pages: {0}. `--render always` (or a host set to always in [render]) needs headless Chromium: install it with `apt-get install chromium`, set render.chromium to its path, or use --render auto"
+    )]
+    Render(String),
     /// `--resume` was given but there is no interrupted run of this profile.
     #[error("there is no interrupted scan of {profile:?} to resume in {}; run without --resume to start a new one", state.display())]
     NothingToResume {

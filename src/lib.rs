@@ -21,6 +21,7 @@ pub mod error;
 pub mod extract;
 pub mod model;
 pub mod profile;
+pub mod render;
 pub mod report;
 pub mod scan;
 pub mod site;

@@ -117,6 +117,7 @@ pub enum Form {
     ChineseWord,
     /// Assembled by inline JavaScript: string concatenation, `String.fromCharCode`, reversed
     /// strings, `document.write`.
+    #[serde(rename = "javascript", alias = "java_script")]
     JavaScript,
     /// Cloudflare email protection: `data-cfemail` or `/cdn-cgi/l/email-protection#hex`.
     Cloudflare,
@@ -868,6 +869,31 @@ impl ScanRun {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The state database stores `as_str` and reads it back through serde.
+    #[test]
+    fn forms_round_trip_through_their_names() {
+        for f in [
+            Form::Plain,
+            Form::Mailto,
+            Form::Attribute,
+            Form::HtmlEntity,
+            Form::SplitByTags,
+            Form::FullWidth,
+            Form::HashForAt,
+            Form::AtWord,
+            Form::Spaced,
+            Form::ChineseWord,
+            Form::JavaScript,
+            Form::Cloudflare,
+        ] {
+            let back: Form = serde_json::from_value(serde_json::Value::String(f.as_str().into()))
+                .expect("known name");
+            assert_eq!(back, f);
+        }
+        let old: Form = serde_json::from_str("\"java_script\"").expect("old name still read");
+        assert_eq!(old, Form::JavaScript);
+    }
 
     #[test]
     fn email_parse_normalises_and_rejects() {

@@ -413,13 +413,14 @@ fn deliver(store: &Store, result: &ScanResult, out: &OutputArgs, profile: &Path)
     println!();
     let totals = run.totals();
     println!(
-        "Run {}{}: {} pages read ({} parsed, {} unchanged, {} not modified), {} findings ({} new, {} resolved), {} URLs skipped or failed. Reports: {}",
+        "Run {}{}: {} pages read ({} parsed, {} unchanged, {} not modified, {} rendered), {} findings ({} new, {} resolved), {} URLs skipped or failed. Reports: {}",
         run.id,
         if result.resumed { " (resumed)" } else { "" },
         run.pages.len(),
         run.counters.extracted,
         run.counters.reused,
         run.counters.not_modified,
+        run.counters.rendered,
         run.current(),
         totals.new,
         totals.resolved,

@@ -57,6 +57,17 @@ impl Scope {
         }
     }
 
+    /// Host patterns of the scope for a browser's resolver rules: each registrable domain
+    /// and its subdomains (`ustl.edu.cn`, `*.ustl.edu.cn`), and each extra host.
+    #[must_use]
+    pub fn host_patterns(&self) -> Vec<String> {
+        self.registrable
+            .iter()
+            .flat_map(|d| [d.clone(), format!("*.{d}")])
+            .chain(self.extra_hosts.iter().cloned())
+            .collect()
+    }
+
     /// True when the host belongs to the institution.
     #[must_use]
     pub fn host_in_scope(&self, host: &str) -> bool {

@@ -44,6 +44,8 @@ pub(super) struct Collector {
     pub(super) rendered: AtomicU32,
     /// Images and scanned pages read by OCR.
     pub(super) ocr_images: AtomicU32,
+    /// The browser for pages built by JavaScript (crawls only).
+    pub(super) rendering: Option<super::rendering::Rendering>,
     /// The first store failure; the scan reports it instead of claiming success.
     pub(super) failure: Mutex<Option<StoreError>>,
 }
@@ -85,6 +87,7 @@ impl Collector {
             reused: AtomicU32::new(0),
             rendered: AtomicU32::new(0),
             ocr_images: AtomicU32::new(0),
+            rendering: None,
             failure: Mutex::new(None),
         }
     }
@@ -101,7 +104,11 @@ impl Collector {
         let tld = page.url.host_str().and_then(|h| h.rsplit('.').next());
         if html {
             let text = decode(&page.body, ct, tld, true).text;
-            return extract::html(&page.url, &text);
+            let mut doc = extract::html(&page.url, &text);
+            if let Some(r) = &self.rendering {
+                r.apply(&page.url, &text, &mut doc, &self.rendered);
+            }
+            return doc;
         }
         let plain = ct.is_some_and(|c| c.to_ascii_lowercase().starts_with("text/plain"));
         let name = page.file_name.clone().or_else(|| file_name_of(&page.url));
@@ -250,9 +257,10 @@ impl Visitor for Collector {
         let span = tracing::debug_span!("page", url = %page.url);
         let _guard = span.enter();
         let hash = content_hash(&page.body);
-        // Unchanged bytes (same hash as a stored extraction) are not parsed again.
+        // Unchanged bytes (same hash as a stored extraction) are not parsed again — unless
+        // the page was rendered: what its scripts load can change while its HTML does not.
         let (doc, new_doc) = match self.store.extraction(&hash) {
-            Ok(Some(doc)) => {
+            Ok(Some(doc)) if doc.render.is_none() => {
                 self.reused.fetch_add(1, Ordering::Relaxed);
                 (doc, false)
             }
@@ -278,7 +286,12 @@ impl Visitor for Collector {
 
     fn not_modified(&self, url: &Url, depth: u16, found_on: Option<&Url>) -> Option<Vec<Url>> {
         let hash = self.store.stored_hash(url.as_str()).ok().flatten()?;
-        let doc = self.store.extraction(&hash).ok().flatten()?;
+        let doc = self
+            .store
+            .extraction(&hash)
+            .ok()
+            .flatten()
+            .filter(|d| d.render.is_none())?;
         let visit = Visit {
             url,
             found_on,

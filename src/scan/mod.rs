@@ -6,6 +6,7 @@
 
 mod collect;
 mod folder;
+mod rendering;
 
 pub use folder::{FolderOptions, scan_folder};
 
@@ -24,7 +25,8 @@ use crate::crawl::scope::Scope;
 use crate::crawl::{CrawlOutcome, Crawler, Progress, Resume, Visitor};
 use crate::error::ScanError;
 use crate::model::{DepartmentId, RunCounters, ScanRun, StatsBuilder};
-use crate::profile::Profile;
+use crate::profile::{Mode, Profile};
+use crate::render::{Options as RenderOptions, Renderer, Unavailable};
 use crate::store::{Store, StoreError, Which, fingerprint};
 use collect::{Collector, Owner};
 
@@ -53,6 +55,33 @@ pub struct ScanResult {
     pub resumed: bool,
 }
 
+/// The scan's renderer. When a host's mode is `always`, Chromium must start now (the scan
+/// refuses to run without it); with `auto`, a missing browser is only noted.
+async fn rendering_for(
+    profile: &Profile,
+    resolve: &[Resolve],
+) -> Result<rendering::Rendering, ScanError> {
+    let s = &profile.render;
+    let modes = || std::iter::once(s.mode).chain(s.hosts.values().copied());
+    let renderer = if modes().any(|m| m != Mode::Never) {
+        Renderer::new(RenderOptions::new(s, resolve, &Scope::new(profile)))
+    } else {
+        Err(Unavailable("rendering is off".to_string()))
+    };
+    if modes().any(|m| m == Mode::Always) {
+        let started = match &renderer {
+            Ok(r) => r.start().await,
+            Err(e) => Err(e.clone()),
+        };
+        started.map_err(|e| ScanError::Render(e.0))?;
+    }
+    Ok(rendering::Rendering::new(
+        s.clone(),
+        renderer,
+        tokio::runtime::Handle::current(),
+    ))
+}
+
 /// Scans the profile's sites, recording everything in `store`. `stop` turning true ends
 /// the crawl early; what was found so far is kept, the run is marked interrupted and can be
 /// resumed.
@@ -64,6 +93,7 @@ pub async fn scan(
     stop: watch::Receiver<bool>,
 ) -> Result<ScanResult, ScanError> {
     let fetcher = Fetcher::new(&profile.crawl, &options.resolve)?;
+    let rendering = rendering_for(profile, &options.resolve).await?;
     let crawler = Crawler::new(profile.crawl.clone(), fetcher, Scope::new(profile));
     let attributor = Attributor::new(profile);
     let (run, started, resume) = if options.resume {
@@ -96,7 +126,7 @@ pub async fn scan(
         let started = Local::now();
         (store.begin_run(&profile.name, started)?, started, None)
     };
-    let collector = Arc::new(Collector::new(
+    let mut collector = Collector::new(
         Owner::Web,
         Arc::clone(&store),
         (run, started.date_naive()),
@@ -104,7 +134,9 @@ pub async fn scan(
         attributor.clone(),
         profile,
         options.progress,
-    ));
+    );
+    collector.rendering = Some(rendering);
+    let collector = Arc::new(collector);
     // Department sites are seeds too: a sub-site nobody links to is still audited.
     let mut seeds = profile.seeds.clone();
     for d in &profile.departments {

@@ -8,6 +8,7 @@ mod corpus;
 mod documents;
 mod files;
 mod hostile;
+mod render;
 mod report;
 mod rules;
 mod scan;

@@ -1,0 +1,255 @@
+//! Pages that build their content with JavaScript, rendered in headless Chromium: addresses
+//! inserted by a script, loaded by XHR, shown by a hash-routed app, links that exist only in
+//! the rendered DOM; dialogs, a hanging page, the `auto` decision, a missing browser. See #8.
+//! The browser tests skip with a note when /usr/bin/chromium is not installed.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use mailpatrol::classify::Classifier;
+use mailpatrol::model::{Finding, Source};
+use mailpatrol::profile::{Mode, Profile};
+use mailpatrol::scan::ScanOptions;
+use mailpatrol::site::{SiteFiles, SiteServer};
+use mailpatrol::store::Store;
+use tokio::sync::watch;
+
+use crate::support::{self, Scanned};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// One browser test at a time, so counting this process's browsers means one scan's.
+static BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+fn have_chromium() -> bool {
+    let ok = Path::new(CHROMIUM).exists();
+    if !ok {
+        eprintln!("SKIPPED: {CHROMIUM} is not installed (apt-get install chromium)");
+    }
+    ok
+}
+
+fn profile(mode: Mode) -> Profile {
+    let mut p = Profile::load(&support::fixtures().join("rules/render.toml")).unwrap();
+    p.render.mode = mode;
+    p
+}
+
+/// One scan of the render fixture site with `profile`.
+async fn try_scan(
+    profile: &Profile,
+) -> (
+    Result<mailpatrol::scan::ScanResult, mailpatrol::error::ScanError>,
+    SiteServer,
+    Arc<Store>,
+    tempfile::TempDir,
+) {
+    let server =
+        SiteServer::start(SiteFiles::from_dir(&support::fixtures().join("render")).unwrap())
+            .await
+            .unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open(&state.path().join("state.sqlite")).unwrap());
+    let classifier = Classifier::from_profile(profile, chrono::Local::now().date_naive()).unwrap();
+    let options = ScanOptions {
+        resolve: support::resolve(&server),
+        progress: None,
+        resume: false,
+    };
+    let (_tx, rx) = watch::channel(false);
+    let result = mailpatrol::scan::scan(profile, classifier, Arc::clone(&store), options, rx).await;
+    (result, server, store, state)
+}
+
+async fn scan(profile: &Profile) -> (Scanned, SiteServer, tempfile::TempDir) {
+    let _one = BROWSER.lock().await;
+    let (result, server, store, state) = try_scan(profile).await;
+    let result = result.unwrap();
+    (
+        support::loaded(&store, result.run, result.outcome),
+        server,
+        state,
+    )
+}
+
+/// address -> (page path, source, location)
+fn by_address(findings: &[Finding]) -> BTreeMap<String, (String, Source, Option<String>)> {
+    findings
+        .iter()
+        .map(|f| {
+            (
+                f.email.to_string(),
+                (f.page.path().to_string(), f.source, f.location.clone()),
+            )
+        })
+        .collect()
+}
+
+/// Chromium processes started by this test process (their profile folder names our pid),
+/// after giving killed ones a moment to go.
+async fn our_browsers() -> usize {
+    let marker = format!("mailpatrol-chromium-{}-", std::process::id());
+    let count = || {
+        std::fs::read_dir("/proc").map_or(0, |d| {
+            d.flatten()
+                .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+                .filter(|c| String::from_utf8_lossy(c).contains(&marker))
+                .count()
+        })
+    };
+    for _ in 0..20 {
+        if count() == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auto_renders_script_built_pages_and_follows_their_links() {
+    if !have_chromium() {
+        return;
+    }
+    let (run, _server, _state) = scan(&profile(Mode::Auto)).await;
+    let got = by_address(&run.findings);
+    let want = [
+        ("office@spa-univ.edu.cn", "/", Source::Served, None),
+        ("jsonly@qq.com", "/script.html", Source::Rendered, None),
+        // Reached only through a link the script built.
+        (
+            "hidden@spa-univ.edu.cn",
+            "/hidden.html",
+            Source::Served,
+            None,
+        ),
+        ("xhr_contact@163.com", "/xhr.html", Source::Rendered, None),
+        ("dialog_ok@qq.com", "/dialog.html", Source::Rendered, None),
+        (
+            "spa_route@126.com",
+            "/app/",
+            Source::Rendered,
+            Some("#/contact"),
+        ),
+        (
+            "about_route@spa-univ.edu.cn",
+            "/app/",
+            Source::Rendered,
+            Some("#/about"),
+        ),
+    ];
+    for (address, path, source, location) in want {
+        assert_eq!(
+            got.get(address),
+            Some(&(path.to_string(), source, location.map(str::to_string))),
+            "{address}: {got:?}"
+        );
+    }
+    assert_eq!(got.len(), want.len(), "{got:?}");
+    // Rendered: the five script pages (the hanging one too); not the server-built ones.
+    assert_eq!(run.counters.rendered, 4, "{:?}", run.counters);
+    let hang = run
+        .problems
+        .iter()
+        .find(|p| p.url.path() == "/hang.html")
+        .expect("the hanging page is reported");
+    assert_eq!(hang.code, "render-timeout", "{hang:?}");
+    assert!(hang.detail.contains("render.timeout_secs"), "{hang:?}");
+    let _one = BROWSER.lock().await;
+    assert_eq!(
+        our_browsers().await,
+        0,
+        "no Chromium process outlives the scan"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_report_says_what_was_not_in_the_served_html() {
+    if !have_chromium() {
+        return;
+    }
+    let (run, _server, state) = scan(&profile(Mode::Auto)).await;
+    let store = Store::open(&state.path().join("state.sqlite")).unwrap();
+    let out = state.path().join("reports");
+    let written = mailpatrol::report::write_all(
+        &run.run,
+        &store.findings_of(&run.run),
+        &out,
+        mailpatrol::report::Lang::Zh,
+    )
+    .unwrap();
+    let csv = written
+        .files
+        .iter()
+        .filter(|f| f.starts_with("departments"))
+        .map(|f| std::fs::read_to_string(written.dir.join(f)).unwrap())
+        .collect::<String>();
+    let line = |address: &str| {
+        csv.lines()
+            .find(|l| l.contains(address))
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(
+        line("jsonly@qq.com").contains("浏览器渲染（源码中没有）"),
+        "{csv}"
+    );
+    assert!(
+        line("office@spa-univ.edu.cn").contains("网页源码或文件"),
+        "{csv}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn never_reads_only_the_served_html() {
+    let (run, _server, _state) = scan(&profile(Mode::Never)).await;
+    let got = by_address(&run.findings);
+    assert_eq!(
+        got.keys().collect::<Vec<_>>(),
+        ["office@spa-univ.edu.cn"],
+        "{got:?}"
+    );
+    assert_eq!(run.counters.rendered, 0);
+    assert!(!run.pages.iter().any(|p| p.url.path() == "/hidden.html"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_browser_auto_goes_on_and_always_refuses() {
+    let mut p = profile(Mode::Auto);
+    p.render.chromium = Some("/nonexistent/chromium".into());
+    let (run, _server, _state) = scan(&p).await;
+    assert!(run.complete);
+    assert_eq!(run.counters.rendered, 0);
+    let needs: Vec<&str> = run
+        .problems
+        .iter()
+        .filter(|p| p.code == "needs-render")
+        .map(|p| p.url.path())
+        .collect();
+    assert!(needs.contains(&"/script.html"), "{needs:?}");
+    assert!(!needs.contains(&"/"), "server-built pages need no browser");
+
+    p.render.mode = Mode::Always;
+    let (result, server, _store, _state) = try_scan(&p).await;
+    let err = result.expect_err("always needs a browser").to_string();
+    assert!(err.contains("apt-get install chromium"), "{err}");
+    assert_eq!(
+        server.hits("www.spa-univ.edu.cn", "/"),
+        0,
+        "refused before crawling"
+    );
+}
+
+/// `auto` renders none of the demo university's server-built pages.
+#[test]
+fn auto_renders_nothing_on_the_demo_site() {
+    let out = tempfile::tempdir().unwrap();
+    let assert = assert_cmd::Command::cargo_bin("mailpatrol")
+        .unwrap()
+        .args(["demo", "-q", "--render", "auto", "--out"])
+        .arg(out.path())
+        .assert();
+    let stdout = String::from_utf8_lossy(&assert.get_output().stdout).into_owned();
+    assert!(stdout.contains(", 0 rendered"), "{stdout}");
+}
