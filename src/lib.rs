@@ -20,6 +20,7 @@ pub mod demo;
 pub mod error;
 pub mod extract;
 pub mod model;
+pub mod ocr;
 pub mod profile;
 pub mod render;
 pub mod report;

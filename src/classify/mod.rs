@@ -89,6 +89,18 @@ impl Classifier {
         }
     }
 
+    /// The domains this classifier knows by name: institutional, student, webmail. OCR
+    /// corrects misread domains to these.
+    #[must_use]
+    pub fn known_domains(&self) -> Vec<String> {
+        self.institutional
+            .iter()
+            .chain(&self.student)
+            .chain(self.webmail.domains.keys())
+            .cloned()
+            .collect()
+    }
+
     /// Classifies one address.
     #[must_use]
     pub fn classify(&self, email: &Email) -> Classification {

@@ -84,7 +84,7 @@ pub fn document(
             "the document parser crashed; please report this file",
         ))
     });
-    match extracted {
+    let mut problems = match extracted {
         Ok(x) => {
             for segment in &x.segments {
                 for mut c in find_addresses(&segment.text) {
@@ -92,11 +92,84 @@ pub fn document(
                     doc.emails.push(c);
                 }
             }
-            doc.problems.extend(x.problems.iter().map(problem));
+            x.problems
         }
-        Err(p) => doc.problems.push(problem(&p)),
+        Err(p) => vec![p],
+    };
+    if let Some(ocr) = &limits.ocr {
+        ocr_pass(ocr, body, format, &mut problems, &mut doc, limits.max_pages);
     }
+    doc.problems.extend(problems.iter().map(problem));
     Some(doc)
+}
+
+/// Reads with OCR what the parsers marked `needs-ocr`: a whole image, a whole PDF without
+/// text, or single PDF pages without text. Pages read leave the problem list; pages that
+/// cannot be read keep their problem, with OCR's reason added.
+fn ocr_pass(
+    ocr: &crate::ocr::Ocr,
+    body: &[u8],
+    format: documents::Format,
+    problems: &mut Vec<documents::DocProblem>,
+    doc: &mut Document,
+    max_pages: usize,
+) {
+    let mut kept = Vec::new();
+    for p in problems.drain(..) {
+        if p.code != "needs-ocr" {
+            kept.push(p);
+            continue;
+        }
+        // What to read: (location, page number for PDFs).
+        let pages: Vec<(String, Option<u32>)> = match (format, p.location.as_str()) {
+            (documents::Format::Image, _) => vec![("image".to_string(), None)],
+            (documents::Format::Pdf, "") => (1..=pdf_pages(body).min(max_pages))
+                .filter_map(|n| u32::try_from(n).ok())
+                .map(|n| (format!("page {n}"), Some(n)))
+                .collect(),
+            (documents::Format::Pdf, loc) => loc
+                .strip_prefix("page ")
+                .and_then(|n| n.parse().ok())
+                .map(|n| vec![(loc.to_string(), Some(n))])
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        };
+        if pages.is_empty() {
+            kept.push(p);
+            continue;
+        }
+        if let Some(why) = ocr.unavailable() {
+            let mut p = p;
+            p.detail = format!("{}; not read: {why}", p.detail);
+            kept.push(p);
+            continue;
+        }
+        let mut failed = Vec::new();
+        for (location, page) in pages {
+            let read = match page {
+                Some(n) => ocr.pdf_page(body, n),
+                None => ocr.image(body),
+            };
+            match read {
+                Ok(reading) => doc.emails.extend(ocr.candidates(&reading, &location)),
+                Err(why) => failed.push(format!("{location}: {why}")),
+            }
+        }
+        if !failed.is_empty() {
+            let mut p = p;
+            p.detail = format!("{}; not read by OCR: {}", p.detail, failed.join("; "));
+            kept.push(p);
+        }
+    }
+    *problems = kept;
+}
+
+/// Pages of a PDF (0 when it cannot be loaded).
+fn pdf_pages(body: &[u8]) -> usize {
+    std::panic::catch_unwind(|| lopdf::Document::load_mem(body).map(|d| d.get_pages().len()))
+        .ok()
+        .and_then(Result::ok)
+        .unwrap_or(0)
 }
 
 #[cfg(test)]

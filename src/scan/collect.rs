@@ -42,8 +42,6 @@ pub(super) struct Collector {
     pub(super) reused: AtomicU32,
     /// Pages rendered in a browser.
     pub(super) rendered: AtomicU32,
-    /// Images and scanned pages read by OCR.
-    pub(super) ocr_images: AtomicU32,
     /// The browser for pages built by JavaScript (crawls only).
     pub(super) rendering: Option<super::rendering::Rendering>,
     /// The first store failure; the scan reports it instead of claiming success.
@@ -74,6 +72,7 @@ impl Collector {
         profile: &Profile,
         progress: Option<Box<ProgressFn>>,
     ) -> Collector {
+        let ocr = crate::ocr::Ocr::new(&profile.ocr, classifier.known_domains());
         Collector {
             owner,
             store,
@@ -81,15 +80,22 @@ impl Collector {
             day,
             classifier,
             attributor,
-            limits: profile.documents.limits(profile.crawl.max_document_bytes),
+            limits: crate::extract::documents::Limits {
+                ocr,
+                ..profile.documents.limits(profile.crawl.max_document_bytes)
+            },
             progress,
             extracted: AtomicU32::new(0),
             reused: AtomicU32::new(0),
             rendered: AtomicU32::new(0),
-            ocr_images: AtomicU32::new(0),
             rendering: None,
             failure: Mutex::new(None),
         }
+    }
+
+    /// Images and scanned pages read by OCR so far.
+    pub(super) fn ocr_pages(&self) -> u32 {
+        self.limits.ocr.as_ref().map_or(0, |o| o.pages_read())
     }
 
     fn fail(&self, e: StoreError) {

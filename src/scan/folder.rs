@@ -229,7 +229,7 @@ pub fn scan_folder(
         reused: collector.reused.load(Ordering::Relaxed),
         not_modified: 0,
         rendered: collector.rendered.load(Ordering::Relaxed),
-        ocr_images: collector.ocr_images.load(Ordering::Relaxed),
+        ocr_images: collector.ocr_pages(),
     };
     let pages = done.load(Ordering::Relaxed);
     let scan_run = load(store, run, &name, &attributor, counters, started)?;

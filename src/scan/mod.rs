@@ -170,7 +170,7 @@ pub async fn scan(
         reused: collector.reused.load(Ordering::Relaxed),
         not_modified: outcome.not_modified,
         rendered: collector.rendered.load(Ordering::Relaxed),
-        ocr_images: collector.ocr_images.load(Ordering::Relaxed),
+        ocr_images: collector.ocr_pages(),
     };
     let clock = std::time::Instant::now();
     let run = load(&store, run, &profile.name, &attributor, counters, started)?;

@@ -4,7 +4,6 @@ use std::path::Path;
 
 use assert_cmd::Command;
 
-use crate::cli::run_dirs;
 use crate::support;
 
 fn copy(from: &str, to: &Path) {
@@ -29,24 +28,7 @@ fn uploaded_notices_are_read_and_attributed_by_folder() {
          [[departments]]\nname = \"教务处\"\nfolders = [\"jwc-2024\"]\n",
     )
     .unwrap();
-    let out = tmp.path().join("reports");
-    let result = Command::cargo_bin("mailpatrol")
-        .unwrap()
-        .arg("files")
-        .arg(&uploads)
-        .arg("--profile")
-        .arg(&profile)
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert_eq!(
-        result.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&result.stderr)
-    );
-    let day = run_dirs(&out).pop().unwrap();
+    let day = support::files_command(&uploads, &profile, &tmp.path().join("reports"), &[]);
     let jwc = std::fs::read_to_string(day.join("departments/教务处.csv")).unwrap();
     for (addr, location) in [
         ("12345678@qq.com", ",page 2,"),

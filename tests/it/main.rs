@@ -8,6 +8,7 @@ mod corpus;
 mod documents;
 mod files;
 mod hostile;
+mod ocr;
 mod render;
 mod report;
 mod rules;

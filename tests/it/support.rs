@@ -86,3 +86,26 @@ pub async fn scan(server: &SiteServer, store: &Arc<Store>, resume: bool) -> Scan
         .unwrap();
     loaded(store, result.run, result.outcome)
 }
+
+/// Runs `mailpatrol files DIR --profile PROFILE --out OUT` plus `extra`, asserts exit 0 and
+/// returns the run's report folder.
+pub fn files_command(dir: &Path, profile: &Path, out: &Path, extra: &[&str]) -> PathBuf {
+    let result = assert_cmd::Command::cargo_bin("mailpatrol")
+        .unwrap()
+        .arg("files")
+        .args(extra)
+        .arg(dir)
+        .arg("--profile")
+        .arg(profile)
+        .arg("--out")
+        .arg(out)
+        .output()
+        .unwrap();
+    assert_eq!(
+        result.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&result.stderr)
+    );
+    crate::cli::run_dirs(out).pop().unwrap()
+}

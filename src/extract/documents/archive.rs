@@ -192,8 +192,10 @@ pub(crate) fn extract(
                 continue;
             }
         };
-        let Some(format) = sniff(&data, Some(&name), None) else {
-            // Images, executables, unknown binaries: nothing a reader sees as text.
+        // Images (logos, photos; OCR reads top-level images and scans only), executables,
+        // unknown binaries: nothing a reader sees as text.
+        let Some(format) = sniff(&data, Some(&name), None).filter(|f| *f != super::Format::Image)
+        else {
             continue;
         };
         match ctx.extract_nested(&data, format, depth + 1) {

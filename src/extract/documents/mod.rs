@@ -70,6 +70,8 @@ pub enum Format {
     Rar,
     /// A 7z archive: recognised, not extracted.
     SevenZip,
+    /// An image (PNG, JPEG, GIF, TIFF, BMP): no text layer, read by OCR when available.
+    Image,
 }
 
 impl Format {
@@ -95,6 +97,7 @@ impl Format {
             Format::Zip => "zip",
             Format::Rar => "rar",
             Format::SevenZip => "7z",
+            Format::Image => "image",
         }
     }
 }
@@ -125,6 +128,8 @@ pub struct Limits {
     pub max_text_bytes: usize,
     /// Wall-clock budget for one document, checked between pages and entries (`timeout`).
     pub time_budget: Duration,
+    /// OCR for images and pages without a text layer (`None`: they stay `needs-ocr`).
+    pub ocr: Option<std::sync::Arc<crate::ocr::Ocr>>,
 }
 
 impl Default for Limits {
@@ -139,6 +144,7 @@ impl Default for Limits {
             max_pages: 2000,
             max_text_bytes: 16 * 1024 * 1024,
             time_budget: Duration::from_secs(30),
+            ocr: None,
         }
     }
 }
@@ -330,6 +336,11 @@ impl<'a> Ctx<'a> {
                 Ok(())
             }
             Format::Zip => archive::extract(self, bytes, depth, sink),
+            Format::Image => Err(DocProblem::new(
+                "",
+                "needs-ocr",
+                "an image has no text layer",
+            )),
             Format::Rar | Format::SevenZip => Err(DocProblem::new(
                 "",
                 "unsupported",

@@ -49,6 +49,9 @@ pub fn sniff(bytes: &[u8], file_name: Option<&str>, content_type: Option<&str>) 
     if bytes.starts_with(b"7z\xbc\xaf\x27\x1c") {
         return Some(Format::SevenZip);
     }
+    if is_image(bytes) {
+        return Some(Format::Image);
+    }
     // No signature: the name, then the type, but only for bytes that look like text.
     let named = ext.and_then(format_of_extension);
     let typed = content_type.and_then(format_of_content_type);
@@ -142,6 +145,18 @@ fn extension(name: &str) -> Option<String> {
     let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
     let (_, ext) = base.rsplit_once('.')?;
     (!ext.is_empty() && ext.len() <= 5).then(|| ext.to_ascii_lowercase())
+}
+
+/// PNG, JPEG, GIF, TIFF or BMP, by magic bytes (the only way images are recognised: a name
+/// or a type alone does not make bytes an image).
+fn is_image(bytes: &[u8]) -> bool {
+    bytes.starts_with(b"\x89PNG\r\n\x1a\n")
+        || bytes.starts_with(b"\xff\xd8\xff")
+        || bytes.starts_with(b"GIF87a")
+        || bytes.starts_with(b"GIF89a")
+        || bytes.starts_with(b"II*\0")
+        || bytes.starts_with(b"MM\0*")
+        || (bytes.starts_with(b"BM") && bytes.len() > 26 && bytes[14..18].iter().any(|&b| b != 0))
 }
 
 fn format_of_extension(ext: &str) -> Option<Format> {

@@ -1,0 +1,252 @@
+//! OCR: addresses drawn as images and notices scanned from paper. Tesseract (through leptess)
+//! reads images and PDF pages without a text layer (rasterised by `pdftoppm`, `raster.rs`);
+//! `correct.rs` fixes OCR confusions in domains where the right domain is known. Built only
+//! with the `ocr` cargo feature (`engine.rs`); without it, or without Tesseract's language
+//! data, mailpatrol says once that OCR is unavailable and every image or scan stays a
+//! `needs-ocr` problem in `errors.csv`.
+//!
+//! Cost bounds: `ocr.max_pixels` per image (Tesseract cannot be interrupted, so the pixel
+//! bound is what bounds its time), `ocr.image_timeout_secs` for rasterising a page,
+//! `ocr.max_images` per run; identical bytes are read once (the store caches extractions by
+//! content hash).
+
+mod correct;
+#[cfg(feature = "ocr")]
+mod engine;
+mod raster;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::time::Duration;
+
+pub use correct::{correct_domain, join_spaced};
+
+use crate::extract::find_addresses;
+use crate::model::{Email, EmailCandidate, Source};
+use crate::profile::{Mode, OcrSettings};
+
+/// What OCR read from one image or page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reading {
+    /// The text, lines separated by `\n`.
+    pub text: String,
+    /// Tesseract's mean word confidence, 0–100.
+    pub confidence: u8,
+}
+
+/// The OCR engine of a run (shared by every reader thread).
+#[derive(Debug)]
+pub struct Ocr {
+    settings: OcrSettings,
+    /// Domains a misread domain may be corrected to: the institution's and webmail's.
+    known: Vec<String>,
+    /// Why OCR cannot run, if it cannot.
+    unavailable: Option<String>,
+    warned: AtomicBool,
+    read: AtomicU32,
+}
+
+impl Ocr {
+    /// The engine for `settings` (`None` when OCR is off: `mode = never`). `known` are the
+    /// domains misread domains are corrected to.
+    #[must_use]
+    pub fn new(settings: &OcrSettings, known: Vec<String>) -> Option<Arc<Ocr>> {
+        if settings.mode == Mode::Never && settings.hosts.values().all(|m| *m == Mode::Never) {
+            return None;
+        }
+        Some(Arc::new(Ocr {
+            settings: settings.clone(),
+            known: known.into_iter().map(|d| d.to_ascii_lowercase()).collect(),
+            unavailable: availability(&settings.languages).err(),
+            warned: AtomicBool::new(false),
+            read: AtomicU32::new(0),
+        }))
+    }
+
+    /// Why OCR cannot run here, said once in the log; `None` when it can.
+    pub fn unavailable(&self) -> Option<&str> {
+        let why = self.unavailable.as_deref()?;
+        if !self.warned.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                "OCR is unavailable: {why}; images and scans are listed as needs-ocr in errors.csv"
+            );
+        }
+        Some(why)
+    }
+
+    /// Images and pages read so far.
+    pub fn pages_read(&self) -> u32 {
+        self.read.load(Ordering::Relaxed)
+    }
+
+    /// Counts one image or page against `ocr.max_images`.
+    fn take(&self) -> Result<(), String> {
+        if self.read.fetch_add(1, Ordering::Relaxed) >= self.settings.max_images {
+            self.read.fetch_sub(1, Ordering::Relaxed);
+            return Err(format!(
+                "OCR limit reached: ocr.max_images ({}) images and pages were read in this run",
+                self.settings.max_images
+            ));
+        }
+        Ok(())
+    }
+
+    /// Reads an image (a web image or an uploaded photo or scan).
+    pub fn image(&self, bytes: &[u8]) -> Result<Reading, String> {
+        if let Some(why) = self.unavailable() {
+            return Err(why.to_string());
+        }
+        self.take()?;
+        recognise(
+            bytes,
+            &self.settings.languages,
+            None,
+            self.settings.max_pixels,
+        )
+    }
+
+    /// Reads page `page` (1-based) of a PDF without a text layer, rasterised at `ocr.dpi`.
+    pub fn pdf_page(&self, pdf: &[u8], page: u32) -> Result<Reading, String> {
+        if let Some(why) = self.unavailable() {
+            return Err(why.to_string());
+        }
+        self.take()?;
+        let timeout = Duration::from_secs(self.settings.image_timeout_secs.max(1));
+        let png = raster::page_png(pdf, page, self.settings.dpi, timeout)?;
+        recognise(
+            &png,
+            &self.settings.languages,
+            Some(self.settings.dpi),
+            self.settings.max_pixels,
+        )
+    }
+
+    /// The addresses in what OCR read: spaces around `@` and `.` joined, a misread domain
+    /// near exactly one known domain corrected; each marked as read by OCR, with its
+    /// confidence and, when corrected, the raw reading.
+    #[must_use]
+    pub fn candidates(&self, reading: &Reading, location: &str) -> Vec<EmailCandidate> {
+        let joined = join_spaced(&reading.text);
+        let (text, fixes) = self.correct(&joined);
+        find_addresses(&text)
+            .into_iter()
+            .map(|mut c| {
+                let address = c.address.to_string();
+                let fix = fixes.iter().find(|(_, fixed)| *fixed == address);
+                c.evidence = Some(match fix {
+                    Some((raw, _)) => {
+                        c.raw.clone_from(raw);
+                        format!("OCR {}%; read as {raw}, corrected", reading.confidence)
+                    }
+                    None => format!("OCR {}%", reading.confidence),
+                });
+                c.source = Source::Ocr;
+                c.location = Some(location.to_string());
+                c
+            })
+            .collect()
+    }
+
+    /// `text` with misread domains after `@` corrected, and the (raw, corrected) addresses.
+    fn correct(&self, text: &str) -> (String, Vec<(String, String)>) {
+        static ADDRESS: std::sync::LazyLock<Option<regex::Regex>> =
+            std::sync::LazyLock::new(|| {
+                regex::Regex::new(r"([A-Za-z0-9._%+-]+)@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)").ok()
+            });
+        let Some(re) = ADDRESS.as_ref() else {
+            return (text.to_string(), Vec::new());
+        };
+        let mut fixes = Vec::new();
+        let out = re.replace_all(text, |c: &regex::Captures<'_>| {
+            let (local, domain) = (&c[1], &c[2]);
+            match correct_domain(domain, &self.known) {
+                Some(good) if Email::parse(&format!("{local}@{good}")).is_some() => {
+                    let fixed = format!("{local}@{good}").to_ascii_lowercase();
+                    fixes.push((c[0].to_string(), fixed.clone()));
+                    fixed
+                }
+                _ => c[0].to_string(),
+            }
+        });
+        (out.into_owned(), fixes)
+    }
+}
+
+#[cfg(feature = "ocr")]
+fn availability(languages: &str) -> Result<(), String> {
+    engine::check(languages)
+}
+
+#[cfg(not(feature = "ocr"))]
+fn availability(_languages: &str) -> Result<(), String> {
+    Err("this mailpatrol was built without OCR: install `apt-get install libtesseract-dev libleptonica-dev clang tesseract-ocr-eng poppler-utils` and rebuild with `cargo build --release --features ocr`".to_string())
+}
+
+#[cfg(feature = "ocr")]
+fn recognise(
+    bytes: &[u8],
+    languages: &str,
+    dpi: Option<u32>,
+    max_pixels: u64,
+) -> Result<Reading, String> {
+    engine::recognise(bytes, languages, dpi, max_pixels)
+}
+
+#[cfg(not(feature = "ocr"))]
+fn recognise(_: &[u8], _: &str, _: Option<u32>, _: u64) -> Result<Reading, String> {
+    Err("built without OCR".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ocr() -> Arc<Ocr> {
+        Ocr::new(
+            &OcrSettings::default(),
+            vec!["qq.com".into(), "163.com".into(), "ustl.edu.cn".into()],
+        )
+        .expect("auto is on")
+    }
+
+    #[test]
+    fn candidates_say_ocr_with_confidence_and_corrections() {
+        let r = Reading {
+            text: "联系 li . ming @ qq.corn 或 zhang@ustl.edu.cn\n".to_string(),
+            confidence: 87,
+        };
+        let c = ocr().candidates(&r, "page 2");
+        let got: Vec<(String, Option<String>, String)> = c
+            .iter()
+            .map(|c| (c.address.to_string(), c.evidence.clone(), c.raw.clone()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    "li.ming@qq.com".to_string(),
+                    Some("OCR 87%; read as li.ming@qq.corn, corrected".to_string()),
+                    "li.ming@qq.corn".to_string()
+                ),
+                (
+                    "zhang@ustl.edu.cn".to_string(),
+                    Some("OCR 87%".to_string()),
+                    "zhang@ustl.edu.cn".to_string()
+                ),
+            ]
+        );
+        assert!(
+            c.iter()
+                .all(|c| c.source == Source::Ocr && c.location.as_deref() == Some("page 2"))
+        );
+    }
+
+    #[test]
+    fn never_means_no_engine() {
+        let s = OcrSettings {
+            mode: Mode::Never,
+            ..OcrSettings::default()
+        };
+        assert!(Ocr::new(&s, Vec::new()).is_none());
+    }
+}
