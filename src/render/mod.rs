@@ -103,6 +103,7 @@ impl Options {
 fn host_rules(resolve: &[Resolve], scope: &Scope, allow_offscope: bool) -> String {
     let mut rules: Vec<String> = resolve
         .iter()
+        .filter(|r| allow_offscope || scope.host_in_scope(&r.host))
         .map(|r| format!("MAP {}:{} {}", r.host, r.port, r.addr))
         .collect();
     if !allow_offscope {

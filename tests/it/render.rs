@@ -112,7 +112,7 @@ async fn auto_renders_script_built_pages_and_follows_their_links() {
     if !have_chromium() {
         return;
     }
-    let (run, _server, _state) = scan(&profile(Mode::Auto)).await;
+    let (run, server, _state) = scan(&profile(Mode::Auto)).await;
     let got = by_address(&run.findings);
     let want = [
         ("office@spa-univ.edu.cn", "/", Source::Served, None),
@@ -147,8 +147,11 @@ async fn auto_renders_script_built_pages_and_follows_their_links() {
         );
     }
     assert_eq!(got.len(), want.len(), "{got:?}");
-    // Rendered: the five script pages (the hanging one too); not the server-built ones.
-    assert_eq!(run.counters.rendered, 4, "{:?}", run.counters);
+    // The off-scope host was never asked, so its address was not seen.
+    assert_eq!(server.hits("cdn.other-site.com", "/data.json"), 0);
+    // Rendered: the script, XHR, app, dialog and off-scope pages (the hanging one failed);
+    // none of the server-built ones.
+    assert_eq!(run.counters.rendered, 5, "{:?}", run.counters);
     let hang = run
         .problems
         .iter()
@@ -198,6 +201,29 @@ async fn the_report_says_what_was_not_in_the_served_html() {
     assert!(
         line("office@spa-univ.edu.cn").contains("网页源码或文件"),
         "{csv}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offscope_resources_load_only_when_allowed() {
+    if !have_chromium() {
+        return;
+    }
+    let mut p = profile(Mode::Auto);
+    p.render.allow_offscope_resources = true;
+    let (run, server, _state) = scan(&p).await;
+    assert!(server.hits("cdn.other-site.com", "/data.json") > 0);
+    let got = by_address(&run.findings);
+    assert_eq!(
+        got.get("offscope_data@qq.com"),
+        Some(&("/offscope.html".to_string(), Source::Rendered, None)),
+        "{got:?}"
+    );
+    // Never crawled: the data host is not in the scope.
+    assert!(
+        !run.pages
+            .iter()
+            .any(|p| p.url.host_str() == Some("cdn.other-site.com"))
     );
 }
 
