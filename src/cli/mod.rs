@@ -103,6 +103,9 @@ fn init_logging(verbose: u8, quiet: bool) {
         (false, 2) => "mailpatrol=debug,info",
         _ => "trace",
     };
+    // chromiumoxide logs the browser's connection ending as an error when mailpatrol stops
+    // the browser on purpose; its real failures reach us as render errors.
+    let level = format!("{level},chromiumoxide=off");
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
