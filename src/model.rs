@@ -226,6 +226,11 @@ pub struct Document {
     /// when only the served HTML was read.
     #[serde(default)]
     pub render: Option<String>,
+    /// Images of a web page that may show an address (OCR reads them when it is on): the
+    /// URL, and whether it looks like it holds one (a name or alt text about mail, a
+    /// text-line shape, an address label right before it) or is just an image.
+    #[serde(default)]
+    pub images: Vec<(Url, bool)>,
 }
 
 /// A part of a body that could not be read; the rest of it was.

@@ -107,6 +107,10 @@ pub trait Visitor: Send + Sync + 'static {
     fn page(&self, page: CrawledPage) -> Vec<Url>;
     /// A URL that was not read, and why.
     fn miss(&self, miss: Miss);
+    /// True for a URL whose body is wanted even when it is media (an image OCR should read).
+    fn wants_media(&self, _url: &Url) -> bool {
+        false
+    }
     /// Called after every finished request.
     fn progress(&self, _progress: Progress) {}
     /// Validators stored by an earlier run, to make the request conditional.
@@ -1086,7 +1090,12 @@ async fn fetch_robots(fetcher: &Fetcher, origin: &Url) -> Robots {
 
 async fn fetch_page(fetcher: &Fetcher, job: &Job, visitor: Arc<dyn Visitor>) -> PageResult {
     let known = visitor.validators(&job.url);
-    let mut fetched = fetcher.get(&job.url, Want::Page, known.as_ref()).await;
+    let want = if visitor.wants_media(&job.url) {
+        Want::Any
+    } else {
+        Want::Page
+    };
+    let mut fetched = fetcher.get(&job.url, want, known.as_ref()).await;
     if matches!(fetched, Fetch::NotModified) {
         let v = Arc::clone(&visitor);
         let (url, depth, found_on) = (job.url.clone(), job.depth, job.found_on.clone());
@@ -1101,7 +1110,7 @@ async fn fetch_page(fetcher: &Fetcher, job: &Job, visitor: Arc<dyn Visitor>) -> 
             };
         }
         // Nothing usable stored: fetch it in full.
-        fetched = fetcher.get(&job.url, Want::Page, None).await;
+        fetched = fetcher.get(&job.url, want, None).await;
     }
     match fetched {
         Fetch::Body {

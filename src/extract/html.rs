@@ -123,6 +123,8 @@ struct Walk<'a> {
     title_seen: bool,
     text: String,
     links: Vec<Url>,
+    /// `<img>` sources, and whether each may show an address.
+    images: Vec<(Url, bool)>,
     seen: HashSet<Url>,
     /// Candidates found in markup, with the offset in `text` where their element starts, so
     /// they can be merged with the text candidates in document order.
@@ -151,6 +153,7 @@ impl<'a> Walk<'a> {
             title_seen: false,
             text: String::new(),
             links: Vec::new(),
+            images: Vec::new(),
             seen: HashSet::new(),
             marked: Vec::new(),
             mailtos: Vec::new(),
@@ -227,6 +230,9 @@ impl<'a> Walk<'a> {
             "frame" | "iframe" => el.attr("src"),
             _ => None,
         };
+        if el.name() == "img" {
+            self.image(el);
+        }
         let mut opened = false;
         if let Some(href) = link {
             if let Some(addresses) = mailto_addresses(href) {
@@ -268,6 +274,51 @@ impl<'a> Walk<'a> {
             }
         }
         opened
+    }
+
+    /// An `<img>`: kept with whether it looks like an address drawn as an image.
+    fn image(&mut self, el: &Element) {
+        const MAX_IMAGES: usize = 50;
+        const MAILISH: &[&str] = &["mail", "邮箱", "邮件", "contact", "联系"];
+        const LABELS: &[&str] = &["邮箱", "e-mail", "email", "联系方式", "邮件", "mail"];
+        let Some(src) = el.attr("src") else { return };
+        let Ok(mut url) = self.base.join(src) else {
+            return;
+        };
+        if !matches!(url.scheme(), "http" | "https") || self.images.len() >= MAX_IMAGES {
+            return;
+        }
+        url.set_fragment(None);
+        let words = [
+            src,
+            el.attr("alt").unwrap_or(""),
+            el.attr("title").unwrap_or(""),
+        ]
+        .join(" ")
+        .to_lowercase();
+        let size = |a: &str| {
+            el.attr(a)
+                .and_then(|v| v.trim().trim_end_matches("px").parse::<u32>().ok())
+        };
+        let line_shaped =
+            matches!((size("width"), size("height")), (Some(w), Some(h)) if h <= 40 && w >= 3 * h);
+        // The label must be in the same block, right before the image.
+        let line = self.text.rsplit('\n').next().unwrap_or_default();
+        let before: String = line
+            .chars()
+            .rev()
+            .take(24)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        let before = before.to_lowercase();
+        let candidate = MAILISH.iter().any(|w| words.contains(w))
+            || line_shaped
+            || LABELS.iter().any(|l| before.contains(l));
+        if !self.images.iter().any(|(u, _)| *u == url) {
+            self.images.push((url, candidate));
+        }
     }
 
     fn link(&mut self, href: &str) {
@@ -372,6 +423,7 @@ impl<'a> Walk<'a> {
             problems: Vec::new(),
             attachment: false,
             render: None,
+            images: self.images,
         }
     }
 }

@@ -38,6 +38,7 @@ pub fn text(body: &str) -> Document {
         problems: Vec::new(),
         attachment: false,
         render: None,
+        images: Vec::new(),
     }
 }
 

@@ -74,6 +74,12 @@ impl Ocr {
         Some(why)
     }
 
+    /// The mode for images on `host`.
+    #[must_use]
+    pub fn mode_for(&self, host: &str) -> Mode {
+        self.settings.mode_for(host)
+    }
+
     /// Images and pages read so far.
     pub fn pages_read(&self) -> u32 {
         self.read.load(Ordering::Relaxed)

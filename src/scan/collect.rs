@@ -44,6 +44,8 @@ pub(super) struct Collector {
     pub(super) rendered: AtomicU32,
     /// The browser for pages built by JavaScript (crawls only).
     pub(super) rendering: Option<super::rendering::Rendering>,
+    /// Images handed to the crawler for OCR (fetched although they are media).
+    ocr_images: Mutex<std::collections::HashSet<String>>,
     /// The first store failure; the scan reports it instead of claiming success.
     pub(super) failure: Mutex<Option<StoreError>>,
 }
@@ -89,8 +91,39 @@ impl Collector {
             reused: AtomicU32::new(0),
             rendered: AtomicU32::new(0),
             rendering: None,
+            ocr_images: Mutex::new(std::collections::HashSet::new()),
             failure: Mutex::new(None),
         }
+    }
+
+    /// The links to follow from a page: its links, and the images OCR should read (with
+    /// `auto`, those that may show an address; with `always`, all), remembered so that the
+    /// crawler fetches them although they are media.
+    fn follow(&self, doc: &Document) -> Vec<Url> {
+        let mut links = doc.links.clone();
+        let Some(ocr) = self
+            .limits
+            .ocr
+            .as_ref()
+            .filter(|_| matches!(self.owner, Owner::Web))
+        else {
+            return links;
+        };
+        let mut wanted = self
+            .ocr_images
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        for (url, candidate) in &doc.images {
+            let mode = ocr.mode_for(url.host_str().unwrap_or_default());
+            if mode == crate::profile::Mode::Always
+                || (mode == crate::profile::Mode::Auto && *candidate)
+            {
+                let url = crate::crawl::scope::normalise(url);
+                wanted.insert(url.to_string());
+                links.push(url);
+            }
+        }
+        links
     }
 
     /// Images and scanned pages read by OCR so far.
@@ -287,7 +320,7 @@ impl Visitor for Collector {
             hash: &hash,
         };
         self.record(&visit, &doc, new_doc);
-        doc.links
+        self.follow(&doc)
     }
 
     fn not_modified(&self, url: &Url, depth: u16, found_on: Option<&Url>) -> Option<Vec<Url>> {
@@ -307,7 +340,7 @@ impl Visitor for Collector {
             hash: &hash,
         };
         self.record(&visit, &doc, false);
-        Some(doc.links)
+        Some(self.follow(&doc))
     }
 
     fn validators(&self, url: &Url) -> Option<Validators> {
@@ -318,6 +351,13 @@ impl Visitor for Collector {
                 None
             }
         }
+    }
+
+    fn wants_media(&self, url: &Url) -> bool {
+        self.ocr_images
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(url.as_str())
     }
 
     fn miss(&self, miss: Miss) {

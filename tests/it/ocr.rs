@@ -40,6 +40,70 @@ fn files_run(tmp: &Path) -> (String, String) {
     )
 }
 
+/// A crawl of a page with an address drawn as an image next to 联系邮箱 and a campus photo;
+/// returns the run, its findings and the server (for hit counts).
+async fn crawl_images() -> (support::Scanned, mailpatrol::site::SiteServer) {
+    use std::sync::Arc;
+    let site = tempfile::tempdir().unwrap();
+    let www = site.path().join("www.img-univ.edu.cn");
+    std::fs::create_dir_all(&www).unwrap();
+    std::fs::write(
+        www.join("index.html"),
+        "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>学院</title></head><body>\
+         <p>学院办公室负责日常行政事务。</p><p>联系邮箱：<img src=\"/mail.png\"></p>\
+         <img src=\"/campus.jpg\" alt=\"校园风光\"></body></html>",
+    )
+    .unwrap();
+    std::fs::copy(fixture("images/correct0.png"), www.join("mail.png")).unwrap();
+    std::fs::copy(
+        fixture("images/photo_no_address.jpg"),
+        www.join("campus.jpg"),
+    )
+    .unwrap();
+    let server = mailpatrol::site::SiteServer::start(
+        mailpatrol::site::SiteFiles::from_dir(site.path()).unwrap(),
+    )
+    .await
+    .unwrap();
+    let profile = mailpatrol::profile::Profile::parse(
+        Path::new("img.toml"),
+        "name = \"图片大学\"\nseeds = [\"http://www.img-univ.edu.cn/\"]\ndomains = [\"img-univ.edu.cn\"]\n[crawl]\ndelay_ms = 0\nsitemaps = false\n",
+    )
+    .unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let store = Arc::new(mailpatrol::store::Store::open(&state.path().join("s.sqlite")).unwrap());
+    let classifier =
+        mailpatrol::classify::Classifier::from_profile(&profile, chrono::Local::now().date_naive())
+            .unwrap();
+    let options = mailpatrol::scan::ScanOptions {
+        resolve: support::resolve(&server),
+        progress: None,
+        resume: false,
+    };
+    let (_tx, rx) = tokio::sync::watch::channel(false);
+    let result = mailpatrol::scan::scan(&profile, classifier, Arc::clone(&store), options, rx)
+        .await
+        .unwrap();
+    (support::loaded(&store, result.run, result.outcome), server)
+}
+
+#[cfg(not(feature = "ocr"))]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_ocr_page_images_that_may_hold_an_address_are_listed_as_needs_ocr() {
+    let (run, server) = crawl_images().await;
+    let p = run
+        .problems
+        .iter()
+        .find(|p| p.url.path() == "/mail.png")
+        .expect("the address image is listed");
+    assert_eq!(p.code, "needs-ocr", "{p:?}");
+    assert_eq!(
+        server.hits("www.img-univ.edu.cn", "/campus.jpg"),
+        0,
+        "photos are not fetched"
+    );
+}
+
 #[cfg(not(feature = "ocr"))]
 #[test]
 fn without_ocr_images_and_scans_are_listed_as_needs_ocr() {
@@ -163,6 +227,21 @@ mod with_ocr {
         }
         assert!(expected >= 30);
         assert!(exact * 100 >= expected * 70, "{exact} of {expected}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_address_image_on_a_page_is_read_and_photos_are_not_fetched() {
+        let (run, server) = crawl_images().await;
+        let f = run
+            .findings
+            .iter()
+            .find(|f| f.email.to_string() == "zhang.wei@qq.com")
+            .unwrap_or_else(|| panic!("{:?} {:?}", run.findings, run.problems));
+        assert_eq!(f.page.path(), "/mail.png");
+        assert_eq!(f.source, Source::Ocr);
+        assert_eq!(f.linked_from.as_ref().map(url::Url::path), Some("/"));
+        assert_eq!(server.hits("www.img-univ.edu.cn", "/campus.jpg"), 0);
+        assert_eq!(run.counters.ocr_images, 1);
     }
 
     #[test]
