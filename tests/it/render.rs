@@ -86,25 +86,16 @@ fn by_address(findings: &[Finding]) -> BTreeMap<String, (String, Source, Option<
         .collect()
 }
 
-/// Chromium processes started by this test process (their profile folder names our pid),
-/// after giving killed ones a moment to go.
+/// Chromium processes started by this test process, after giving killed ones a moment to
+/// go.
 async fn our_browsers() -> usize {
-    let marker = format!("mailpatrol-chromium-{}-", std::process::id());
-    let count = || {
-        std::fs::read_dir("/proc").map_or(0, |d| {
-            d.flatten()
-                .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
-                .filter(|c| String::from_utf8_lossy(c).contains(&marker))
-                .count()
-        })
-    };
     for _ in 0..20 {
-        if count() == 0 {
+        if browsers_of(std::process::id()) == 0 {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    count()
+    browsers_of(std::process::id())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -278,4 +269,76 @@ fn auto_renders_nothing_on_the_demo_site() {
         .assert();
     let stdout = String::from_utf8_lossy(&assert.get_output().stdout).into_owned();
     assert!(stdout.contains(", 0 rendered"), "{stdout}");
+}
+
+/// Browsers whose profile folder names process `pid`.
+fn browsers_of(pid: u32) -> usize {
+    let marker = format!("mailpatrol-chromium-{pid}-");
+    std::fs::read_dir("/proc").map_or(0, |d| {
+        d.flatten()
+            .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+            .filter(|c| String::from_utf8_lossy(c).contains(&marker))
+            .count()
+    })
+}
+
+/// Ctrl-C (SIGINT) and SIGKILL in the middle of rendering: no Chromium process survives
+/// mailpatrol (the first by dropping the browser, the second by its parent-death signal).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_browser_outlives_mailpatrol_on_ctrl_c_or_kill() {
+    if !have_chromium() {
+        return;
+    }
+    let _one = BROWSER.lock().await;
+    let server =
+        SiteServer::start(SiteFiles::from_dir(&support::fixtures().join("render")).unwrap())
+            .await
+            .unwrap();
+    for signal in ["INT", "KILL"] {
+        let out = tempfile::tempdir().unwrap();
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("mailpatrol"));
+        cmd.args([
+            "scan",
+            "--no-progress",
+            "-q",
+            "--render",
+            "always",
+            "--profile",
+        ])
+        .arg(support::fixtures().join("rules/render.toml"))
+        .arg("--out")
+        .arg(out.path())
+        .args(["--delay-ms", "300", "--per-host-concurrency", "1"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+        for e in server.resolve_entries() {
+            cmd.args(["--resolve", &e]);
+        }
+        let mut child = cmd.spawn().unwrap();
+        let pid = child.id();
+        let leftover = tokio::task::spawn_blocking(move || {
+            let started = std::time::Instant::now();
+            while browsers_of(pid) == 0 && started.elapsed() < std::time::Duration::from_secs(20) {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            assert!(browsers_of(pid) > 0, "the browser started");
+            std::thread::sleep(std::time::Duration::from_millis(500));
+            let sent = std::process::Command::new("kill")
+                .args([&format!("-{signal}"), &pid.to_string()])
+                .status()
+                .unwrap();
+            assert!(sent.success());
+            let _ = child.wait();
+            for _ in 0..50 {
+                if browsers_of(pid) == 0 {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            browsers_of(pid)
+        })
+        .await
+        .unwrap();
+        assert_eq!(leftover, 0, "SIG{signal}: Chromium processes left behind");
+    }
 }
