@@ -15,6 +15,12 @@ const APP_ROOTS: &str = "#app, #root, #__next, #__nuxt, #main-app, [data-reactro
 /// Why the page should be rendered, or `None` for a page whose served HTML is the page.
 #[must_use]
 pub fn decide(html: &str) -> Option<String> {
+    // Most pages are settled without building a DOM: no script (and no <noscript> asking for
+    // one) means nothing to render, and plenty of text outside tags means the server built
+    // the page.
+    if !contains_ignore_case(html, "script") || rough_text_len(html) >= 4 * LITTLE_TEXT {
+        return None;
+    }
     let doc = Html::parse_document(html);
     let text = visible_text_len(&doc);
     if text >= 4 * LITTLE_TEXT {
@@ -68,6 +74,47 @@ pub fn decide(html: &str) -> Option<String> {
         ));
     }
     None
+}
+
+fn contains_ignore_case(haystack: &str, needle: &str) -> bool {
+    haystack
+        .as_bytes()
+        .windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
+}
+
+/// Characters outside tags, `<script>`, `<style>` and comments, counted up to `4 *
+/// LITTLE_TEXT` (an over-estimate is fine: it only decides that a page has text).
+fn rough_text_len(html: &str) -> usize {
+    let enough = 4 * LITTLE_TEXT;
+    let bytes = html.as_bytes();
+    let (mut i, mut n) = (0, 0);
+    while i < bytes.len() && n < enough {
+        if bytes[i] == b'<' {
+            let rest = &bytes[i..];
+            let skip_to = |close: &[u8]| {
+                rest.windows(close.len())
+                    .position(|w| w.eq_ignore_ascii_case(close))
+                    .map_or(bytes.len(), |p| i + p + close.len())
+            };
+            i = if rest.len() > 7 && rest[..7].eq_ignore_ascii_case(b"<script") {
+                skip_to(b"</script>")
+            } else if rest.len() > 6 && rest[..6].eq_ignore_ascii_case(b"<style") {
+                skip_to(b"</style>")
+            } else if rest.starts_with(b"<!--") {
+                skip_to(b"-->")
+            } else {
+                skip_to(b">")
+            };
+            continue;
+        }
+        // One count per character (UTF-8 continuation bytes and whitespace are not counted).
+        if bytes[i] & 0xC0 != 0x80 && !bytes[i].is_ascii_whitespace() {
+            n += 1;
+        }
+        i += 1;
+    }
+    n
 }
 
 /// Characters of text a reader would see: the body without scripts, styles, templates.
