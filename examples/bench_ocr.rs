@@ -124,6 +124,11 @@ fn main() {
                 (loc, c.address.to_string())
             })
             .collect();
+        for p in doc.iter().flat_map(|d| d.problems.iter()) {
+            if p.code == "ocr-uncertain" {
+                println!("uncertain {file}: {}", p.detail);
+            }
+        }
         let grp = &mut groups[g].1;
         grp.items += u32::try_from(pages.len()).unwrap_or(0);
         grp.seconds += seconds;

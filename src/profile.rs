@@ -267,6 +267,11 @@ pub struct OcrSettings {
     pub hosts: BTreeMap<String, Mode>,
     /// Tesseract languages, e.g. `eng` or `chi_sim+eng`.
     pub languages: String,
+    /// Further Tesseract models that read every address image and every scanned line that
+    /// holds an `@` again, so that the readings can be voted on (default `["Latin"]`, Debian
+    /// package `tesseract-ocr-script-latn`; a model that is not installed is left out with
+    /// a warning; `[]` reads with `languages` only).
+    pub vote_languages: Vec<String>,
     /// Seconds one image or scanned page may take.
     pub image_timeout_secs: u64,
     /// Images and scanned pages read at most in one run.
@@ -283,6 +288,7 @@ impl Default for OcrSettings {
             mode: Mode::Auto,
             hosts: BTreeMap::new(),
             languages: "eng".to_string(),
+            vote_languages: vec!["Latin".to_string()],
             image_timeout_secs: 10,
             max_images: 2_000,
             dpi: 300,
@@ -698,6 +704,13 @@ impl Validator<'_> {
                 "ocr.languages {:?} is not a Tesseract language list like \"eng\" or \"chi_sim+eng\"",
                 o.languages
             ));
+        }
+        for l in &o.vote_languages {
+            if !valid_lang(l) {
+                self.errors.push(format!(
+                    "ocr.vote_languages entry {l:?} is not a Tesseract model name like \"Latin\" or \"eng\""
+                ));
+            }
         }
     }
 

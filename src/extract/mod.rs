@@ -152,7 +152,15 @@ fn ocr_pass(
                 None => ocr.image(body),
             };
             match read {
-                Ok(reading) => doc.emails.extend(ocr.candidates(&reading, &location)),
+                Ok(readings) => {
+                    let (found, doubts) = ocr.candidates(&readings, &location);
+                    doc.emails.extend(found);
+                    kept.extend(doubts.into_iter().map(|detail| documents::DocProblem {
+                        location: location.clone(),
+                        code: "ocr-uncertain",
+                        detail,
+                    }));
+                }
                 Err(why) => failed.push(format!("{location}: {why}")),
             }
         }

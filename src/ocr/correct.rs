@@ -36,6 +36,37 @@ pub fn join_spaced(text: &str) -> String {
         .join("\n")
 }
 
+/// A capital `O` next to a digit on a line that holds an `@` is a zero (`zhangwei6O@` →
+/// `zhangwei60@`): Tesseract reads a zero among digits as `O`, and a capital letter inside
+/// a digit group of an address is not what addresses hold.
+#[must_use]
+pub fn zero_among_digits(text: &str) -> String {
+    text.lines()
+        .map(|line| {
+            if !line.contains('@') || !line.contains('O') {
+                return line.to_string();
+            }
+            let chars: Vec<char> = line.chars().collect();
+            chars
+                .iter()
+                .enumerate()
+                .map(|(i, &c)| {
+                    let digit = |j: Option<usize>| {
+                        j.and_then(|j| chars.get(j))
+                            .is_some_and(char::is_ascii_digit)
+                    };
+                    if c == 'O' && (digit(i.checked_sub(1)) || digit(i.checked_add(1))) {
+                        '0'
+                    } else {
+                        c
+                    }
+                })
+                .collect()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// The known domain `domain` was most likely read for, when there is exactly one within one
 /// edit; `None` when `domain` is known itself or ambiguous or too far.
 #[must_use]
@@ -43,6 +74,14 @@ pub fn correct_domain<'k>(domain: &str, known: &'k [String]) -> Option<&'k str> 
     let d = domain.to_ascii_lowercase();
     if known.contains(&d) {
         return None;
+    }
+    if !d.contains('.') {
+        // The dots were lost (`sinacom`): only an exact match without dots counts.
+        let near: Vec<&String> = known.iter().filter(|k| k.replace('.', "") == d).collect();
+        return match near.as_slice() {
+            [one] => Some(one.as_str()),
+            _ => None,
+        };
     }
     let m = d.replace("rn", "m");
     let near: Vec<&String> = known
@@ -102,6 +141,11 @@ mod tests {
         assert_eq!(correct_domain("ustI.edu.cn", &k), Some("ustl.edu.cn"));
         assert_eq!(correct_domain("gmai.com", &k), Some("gmail.com"));
         assert_eq!(correct_domain("qq.comm", &k), Some("qq.com"));
+        assert_eq!(
+            correct_domain("ustleducn", &k),
+            Some("ustl.edu.cn"),
+            "dots lost"
+        );
     }
 
     #[test]
@@ -109,6 +153,12 @@ mod tests {
         let k = known();
         assert_eq!(correct_domain("qq.com", &k), None, "already known");
         assert_eq!(correct_domain("partner.com.cn", &k), None, "far from all");
+        assert_eq!(
+            correct_domain("qqcorn", &k),
+            None,
+            "dots lost and a misreading"
+        );
+        assert_eq!(correct_domain("localhost", &k), None);
         // `12.com` is one letter short of both.
         let two = ["126.com", "123.com"].map(String::from).to_vec();
         assert_eq!(
@@ -116,6 +166,15 @@ mod tests {
             None,
             "near two known domains"
         );
+    }
+
+    #[test]
+    fn capital_o_next_to_a_digit_is_a_zero_on_address_lines() {
+        assert_eq!(
+            zero_among_digits("zhangwei6O@gmail.com\nO2O 6O\nleo2010@qq.com DOS"),
+            "zhangwei60@gmail.com\nO2O 6O\nleo2010@qq.com DOS"
+        );
+        assert_eq!(zero_among_digits("a6OO@qq.com"), "a60O@qq.com");
     }
 
     #[test]

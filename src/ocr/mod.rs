@@ -14,12 +14,13 @@ mod correct;
 #[cfg(feature = "ocr")]
 mod engine;
 mod raster;
+mod vote;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 
-pub use correct::{correct_domain, join_spaced};
+pub use correct::{correct_domain, join_spaced, zero_among_digits};
 
 use crate::extract::find_addresses;
 use crate::model::{Email, EmailCandidate, Source};
@@ -34,12 +35,24 @@ pub struct Reading {
     pub confidence: u8,
 }
 
+/// What OCR read from one image or page: the page's text outside address lines, and the
+/// readings of each address line (a web image is one line), to be voted on.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Readings {
+    /// The text of a page, without the lines in `lines`.
+    pub page: Option<Reading>,
+    /// For each line that may hold an address: every reading of it.
+    pub lines: Vec<Vec<Reading>>,
+}
+
 /// The OCR engine of a run (shared by every reader thread).
 #[derive(Debug)]
 pub struct Ocr {
     settings: OcrSettings,
     /// Domains a misread domain may be corrected to: the institution's and webmail's.
     known: Vec<String>,
+    /// `languages` first, then the installed `vote_languages`.
+    models: Vec<String>,
     /// Why OCR cannot run, if it cannot.
     unavailable: Option<String>,
     warned: AtomicBool,
@@ -54,10 +67,25 @@ impl Ocr {
         if settings.mode == Mode::Never && settings.hosts.values().all(|m| *m == Mode::Never) {
             return None;
         }
+        let unavailable = availability(&settings.languages).err();
+        let mut models = vec![settings.languages.clone()];
+        if unavailable.is_none() {
+            for l in &settings.vote_languages {
+                match availability(l) {
+                    Ok(()) if !models.contains(l) => models.push(l.clone()),
+                    Ok(()) => {}
+                    Err(_) => tracing::warn!(
+                        "OCR: the Tesseract model {l:?} of ocr.vote_languages is not installed, so address images are read with {:?} only and less accurately; install it (for \"Latin\": `apt-get install tesseract-ocr-script-latn`) or set ocr.vote_languages = []",
+                        settings.languages
+                    ),
+                }
+            }
+        }
         Some(Arc::new(Ocr {
             settings: settings.clone(),
             known: known.into_iter().map(|d| d.to_ascii_lowercase()).collect(),
-            unavailable: availability(&settings.languages).err(),
+            models,
+            unavailable,
             warned: AtomicBool::new(false),
             read: AtomicU32::new(0),
         }))
@@ -98,21 +126,16 @@ impl Ocr {
     }
 
     /// Reads an image (a web image or an uploaded photo or scan).
-    pub fn image(&self, bytes: &[u8]) -> Result<Reading, String> {
+    pub fn image(&self, bytes: &[u8]) -> Result<Readings, String> {
         if let Some(why) = self.unavailable() {
             return Err(why.to_string());
         }
         self.take()?;
-        recognise(
-            bytes,
-            &self.settings.languages,
-            None,
-            self.settings.max_pixels,
-        )
+        recognise(bytes, &self.models, None, self.settings.max_pixels)
     }
 
     /// Reads page `page` (1-based) of a PDF without a text layer, rasterised at `ocr.dpi`.
-    pub fn pdf_page(&self, pdf: &[u8], page: u32) -> Result<Reading, String> {
+    pub fn pdf_page(&self, pdf: &[u8], page: u32) -> Result<Readings, String> {
         if let Some(why) = self.unavailable() {
             return Err(why.to_string());
         }
@@ -121,18 +144,48 @@ impl Ocr {
         let png = raster::page_png(pdf, page, self.settings.dpi, timeout)?;
         recognise(
             &png,
-            &self.settings.languages,
+            &self.models,
             Some(self.settings.dpi),
             self.settings.max_pixels,
         )
     }
 
-    /// The addresses in what OCR read: spaces around `@` and `.` joined, a misread domain
+    /// The addresses in what OCR read: those of the page's text, and for each address line
+    /// those most of its readings agree on (`vote`). Also returns a sentence for each line
+    /// whose readings disagree, so that a person checks it (the caller adds `location`).
+    #[must_use]
+    pub fn candidates(
+        &self,
+        readings: &Readings,
+        location: &str,
+    ) -> (Vec<EmailCandidate>, Vec<String>) {
+        let mut found = readings
+            .page
+            .as_ref()
+            .map(|r| self.read_candidates(r, location))
+            .unwrap_or_default();
+        let mut doubts = Vec::new();
+        for line in &readings.lines {
+            tracing::debug!(
+                "OCR readings of an address at {location}: {:?}",
+                line.iter().map(|r| r.text.trim()).collect::<Vec<_>>()
+            );
+            let (agreed, doubt) = vote::vote(
+                line.iter()
+                    .map(|r| (r.confidence, self.read_candidates(r, location)))
+                    .collect(),
+            );
+            found.extend(agreed);
+            doubts.extend(doubt);
+        }
+        (found, doubts)
+    }
+
+    /// The addresses in one reading: spaces around `@` and `.` joined, a misread domain
     /// near exactly one known domain corrected; each marked as read by OCR, with its
     /// confidence and, when corrected, the raw reading.
-    #[must_use]
-    pub fn candidates(&self, reading: &Reading, location: &str) -> Vec<EmailCandidate> {
-        let joined = join_spaced(&reading.text);
+    fn read_candidates(&self, reading: &Reading, location: &str) -> Vec<EmailCandidate> {
+        let joined = zero_among_digits(&join_spaced(&reading.text));
         let (text, fixes) = self.correct(&joined);
         find_addresses(&text)
             .into_iter()
@@ -157,7 +210,7 @@ impl Ocr {
     fn correct(&self, text: &str) -> (String, Vec<(String, String)>) {
         static ADDRESS: std::sync::LazyLock<Option<regex::Regex>> =
             std::sync::LazyLock::new(|| {
-                regex::Regex::new(r"([A-Za-z0-9._%+-]+)@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)").ok()
+                regex::Regex::new(r"([A-Za-z0-9._%+-]+)@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*)").ok()
             });
         let Some(re) = ADDRESS.as_ref() else {
             return (text.to_string(), Vec::new());
@@ -191,15 +244,15 @@ fn availability(_languages: &str) -> Result<(), String> {
 #[cfg(feature = "ocr")]
 fn recognise(
     bytes: &[u8],
-    languages: &str,
+    languages: &[String],
     dpi: Option<u32>,
     max_pixels: u64,
-) -> Result<Reading, String> {
+) -> Result<Readings, String> {
     engine::recognise(bytes, languages, dpi, max_pixels)
 }
 
 #[cfg(not(feature = "ocr"))]
-fn recognise(_: &[u8], _: &str, _: Option<u32>, _: u64) -> Result<Reading, String> {
+fn recognise(_: &[u8], _: &[String], _: Option<u32>, _: u64) -> Result<Readings, String> {
     Err("built without OCR".to_string())
 }
 
@@ -221,7 +274,12 @@ mod tests {
             text: "联系 li . ming @ qq.corn 或 zhang@ustl.edu.cn\n".to_string(),
             confidence: 87,
         };
-        let c = ocr().candidates(&r, "page 2");
+        let readings = Readings {
+            page: Some(r),
+            lines: Vec::new(),
+        };
+        let (c, doubts) = ocr().candidates(&readings, "page 2");
+        assert!(doubts.is_empty());
         let got: Vec<(String, Option<String>, String)> = c
             .iter()
             .map(|c| (c.address.to_string(), c.evidence.clone(), c.raw.clone()))

@@ -203,12 +203,35 @@ mod with_ocr {
             .filter(|(l, ..)| l.as_deref() == Some("page 2"))
             .map(|(_, a, ..)| a.as_str())
             .collect();
-        // The page-2 address of make.py (the page-1 one is among those OCR misses).
         assert_eq!(page2, BTreeSet::from(["li.ming61@sina.com"]), "{got:?}");
     }
 
+    /// Every scanned notice of the set (300 and 150 dpi) gives exactly the addresses of
+    /// each of its pages: none missed, none misread.
+    #[test]
+    fn scanned_notices_give_exactly_their_addresses_page_by_page() {
+        let manifest: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(fixture("manifest.json")).unwrap()).unwrap();
+        let scans = manifest["scans"].as_array().unwrap();
+        assert!(scans.len() >= 6);
+        for scan in scans {
+            let file = scan["file"].as_str().unwrap();
+            let mut expected = BTreeSet::new();
+            for (page, addresses) in scan["pages"].as_object().unwrap() {
+                for a in addresses.as_array().unwrap() {
+                    expected.insert((format!("page {page}"), a.as_str().unwrap().to_string()));
+                }
+            }
+            let got: BTreeSet<(String, String)> = read(file)
+                .into_iter()
+                .map(|(l, a, ..)| (l.unwrap_or_default(), a))
+                .collect();
+            assert_eq!(got, expected, "{file}");
+        }
+    }
+
     /// A regression floor, not the goal (95%): the figure is measured by
-    /// examples/bench_ocr.rs and quoted in bench/README.md.
+    /// examples/bench_ocr.rs and quoted in bench/README.md (34 of 38 when this was written).
     #[test]
     fn most_addresses_in_images_of_14_px_and_more_are_read_exactly() {
         let manifest: serde_json::Value =
@@ -226,7 +249,7 @@ mod with_ocr {
             }
         }
         assert!(expected >= 30);
-        assert!(exact * 100 >= expected * 70, "{exact} of {expected}");
+        assert!(exact * 100 >= expected * 85, "{exact} of {expected}");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
