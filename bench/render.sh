@@ -15,7 +15,10 @@ PORT=${PORT:-18083}
 WORK=$(mktemp -d /tmp/mailpatrol-render.XXXXXX)
 command -v nginx >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null; }
 [ "${SKIP_BUILD:-}" = 1 ] || cargo build --release -q
-BIN=${BIN:-$(pwd)/${CARGO_TARGET_DIR:-target}/release/mailpatrol}
+TARGET=${CARGO_TARGET_DIR:-target}
+case $TARGET in /*) ;; *) TARGET=$(pwd)/$TARGET ;; esac
+BIN=${BIN:-$TARGET/release/mailpatrol}
+[ -x "$BIN" ] || { echo "no binary at $BIN (build with SKIP_BUILD unset)" >&2; exit 1; }
 HOST=$(python3 bench/gen_render_site.py "$WORK/site" --pages "$PAGES")
 chmod -R a+rX "$WORK"
 cat > "$WORK/nginx.conf" <<CONF
@@ -49,7 +52,8 @@ for MODE in never auto always; do
   pid=$!
   peak=0
   while kill -0 $pid 2>/dev/null; do
-    r=$(tree_rss $pid || echo 0); [ "${r:-0}" -gt "$peak" ] && peak=$r
+    # A process may exit between listing and reading: take tree_rss's last line only.
+    r=$(tree_rss $pid 2>/dev/null | tail -1 || true); [ "${r:-0}" -gt "$peak" ] && peak=$r
     sleep 0.2
   done
   wait $pid || true
