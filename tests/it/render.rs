@@ -139,7 +139,8 @@ async fn auto_renders_script_built_pages_and_follows_their_links() {
         assert_eq!(
             got.get(address),
             Some(&(path.to_string(), source, location.map(str::to_string))),
-            "{address}: {got:?}"
+            "{address}: {got:?} {:?}",
+            run.problems
         );
     }
     assert_eq!(got.len(), want.len(), "{got:?}");
@@ -147,7 +148,11 @@ async fn auto_renders_script_built_pages_and_follows_their_links() {
     assert_eq!(server.hits("cdn.other-site.com", "/data.json"), 0);
     // Rendered: the script, XHR, app, dialog, late and off-scope pages (the hanging one
     // failed); none of the server-built ones.
-    assert_eq!(run.counters.rendered, 6, "{:?}", run.counters);
+    assert_eq!(
+        run.counters.rendered, 6,
+        "{:?} {:?}",
+        run.counters, run.problems
+    );
     let hang = run
         .problems
         .iter()
