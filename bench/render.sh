@@ -8,6 +8,8 @@
 #
 #   bash bench/render.sh [PAGES]          # default 400, politeness off (DELAY=0)
 #   DELAY=250 bash bench/render.sh        # the default politeness: 250 ms between requests to a host
+#   MODES="never auto" bash bench/render.sh 2000   # some modes only
+#   SKIP_BUILD=1 uses the existing release binary (under CARGO_TARGET_DIR), BIN another binary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PAGES=${1:-400}
@@ -15,7 +17,10 @@ PORT=${PORT:-18083}
 WORK=$(mktemp -d /tmp/mailpatrol-render.XXXXXX)
 command -v nginx >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null; }
 [ "${SKIP_BUILD:-}" = 1 ] || cargo build --release -q
-BIN=${BIN:-$(pwd)/${CARGO_TARGET_DIR:-target}/release/mailpatrol}
+TARGET=${CARGO_TARGET_DIR:-target}
+case $TARGET in /*) ;; *) TARGET=$(pwd)/$TARGET ;; esac
+BIN=${BIN:-$TARGET/release/mailpatrol}
+[ -x "$BIN" ] || { echo "no binary at $BIN (build with SKIP_BUILD unset)" >&2; exit 1; }
 HOST=$(python3 bench/gen_render_site.py "$WORK/site" --pages "$PAGES")
 chmod -R a+rX "$WORK"
 cat > "$WORK/nginx.conf" <<CONF
@@ -25,7 +30,12 @@ http { access_log off; default_type text/html; types { text/html html; applicati
   server { listen 127.0.0.1:$PORT; server_name $HOST; root $WORK/site/$HOST; charset utf-8; } }
 CONF
 nginx -c "$WORK/nginx.conf" -p "$WORK"
-trap 'nginx -c "$WORK/nginx.conf" -p "$WORK" -s stop 2>/dev/null || true' EXIT
+# Stop nginx before the work folder (with its pid file) goes, or nginx outlives the run.
+cleanup() {
+  nginx -c "$WORK/nginx.conf" -p "$WORK" -s stop 2>/dev/null || true
+  if [ "${KEEP:-}" = 1 ]; then echo "kept $WORK"; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
 
 DELAY=${DELAY:-0}
 # Sum of PSS (kB) over a process and all its descendants.
@@ -41,7 +51,7 @@ tree_rss() {
 
 echo "== $PAGES pages, 5% app shells, delay ${DELAY} ms"
 printf '%-8s %6s %9s %9s %8s %9s %12s\n' mode pages rendered findings seconds pages/s "peak PSS MB"
-for MODE in never auto always; do
+for MODE in ${MODES:-never auto always}; do
   rm -rf "$WORK/reports"
   start=$(date +%s.%N)
   "$BIN" scan -q --profile "$WORK/site/profile.toml" --out "$WORK/reports" --render "$MODE" --delay-ms "$DELAY" \
@@ -49,7 +59,8 @@ for MODE in never auto always; do
   pid=$!
   peak=0
   while kill -0 $pid 2>/dev/null; do
-    r=$(tree_rss $pid || echo 0); [ "${r:-0}" -gt "$peak" ] && peak=$r
+    # A process may exit between listing and reading: take tree_rss's last line only.
+    r=$(tree_rss $pid 2>/dev/null | tail -1 || true); [ "${r:-0}" -gt "$peak" ] && peak=$r
     sleep 0.2
   done
   wait $pid || true
@@ -62,4 +73,3 @@ for MODE in never auto always; do
   printf '%-8s %6s %9s %9s %8.2f %9.1f %12.1f\n' "$MODE" "$pages" "$rendered" "$findings" "$secs" \
     "$(echo "scale=1; $pages / $secs" | bc)" "$(echo "scale=1; $peak / 1024" | bc)"
 done
-[ "${KEEP:-}" = 1 ] && echo "kept $WORK" || rm -rf "$WORK"

@@ -223,7 +223,12 @@ pub struct RenderSettings {
     pub concurrency: usize,
     /// Seconds one page may take to load and settle.
     pub timeout_secs: u64,
-    /// Milliseconds without network requests after which a page counts as settled.
+    /// Milliseconds without DOM changes after which a page with no request, inserted
+    /// script or short timer under way counts as settled.
+    pub quiet_ms: u64,
+    /// Milliseconds of unchanged DOM size and loaded resources after which a page counts as
+    /// settled even with work under way (a long poll, a timer loop); timers of up to this
+    /// long are waited for.
     pub settle_ms: u64,
     /// Whether a rendered page may load scripts, styles and data from hosts outside the
     /// scope (they are never crawled either way).
@@ -240,6 +245,7 @@ impl Default for RenderSettings {
             chromium: None,
             concurrency: 2,
             timeout_secs: 20,
+            quiet_ms: 150,
             settle_ms: 500,
             allow_offscope_resources: false,
             max_renders: 5_000,

@@ -87,6 +87,11 @@ impl Running {
             "--disable-default-apps",
             "--disable-dev-shm-usage",
             "--mute-audio",
+            // Tabs other than the front one count as background tabs, whose timers Chromium
+            // throttles (to 1 s and more): a page in a pooled tab would run its scripts late.
+            "--disable-background-timer-throttling",
+            "--disable-backgrounding-occluded-windows",
+            "--disable-renderer-backgrounding",
             "--no-proxy-server",
             "--remote-debugging-port=0",
         ])

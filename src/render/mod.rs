@@ -1,7 +1,8 @@
 //! Rendering pages that build their content with JavaScript, in headless Chromium (Debian's
 //! `chromium`; nothing is downloaded). `decide.rs` says which served pages need it;
 //! `browser.rs` runs the browser process (restarted if it dies, killed with mailpatrol);
-//! this module renders one page in its own tab under a time budget and hands back the DOM.
+//! `settle.rs` says when a page is done; this module renders one page at a time per tab of
+//! a reused pool, under a time budget, and hands back the DOM.
 //!
 //! Scope is enforced by the browser itself: `--host-resolver-rules` sends every host
 //! outside the institution's scope to "not found" (unless `allow_offscope_resources`), so
@@ -11,12 +12,13 @@
 
 mod browser;
 mod decide;
+mod settle;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chromiumoxide::cdp::browser_protocol::page::{
-    EventJavascriptDialogOpening, HandleJavaScriptDialogParams,
+    DialogType, EventJavascriptDialogOpening, HandleJavaScriptDialogParams,
 };
 use futures::StreamExt as _;
 use tokio::sync::{Mutex, Semaphore};
@@ -71,7 +73,11 @@ pub struct Options {
     pub concurrency: usize,
     /// Budget for one page: load, scripts, settling.
     pub timeout: Duration,
-    /// Quiet time (no DOM or resource change) after which a page counts as settled.
+    /// Quiet time (no DOM change, no request started or ended) after which a page with
+    /// nothing under way counts as settled.
+    pub quiet: Duration,
+    /// Quiet time (DOM size, loaded resources unchanged) after which a page counts as
+    /// settled even with requests or timers under way; also the longest timer waited for.
     pub settle: Duration,
     /// Pages rendered at most in this run.
     pub max_renders: u32,
@@ -89,6 +95,7 @@ impl Options {
             chromium: settings.chromium.clone(),
             concurrency: settings.concurrency.max(1),
             timeout: Duration::from_secs(settings.timeout_secs.max(1)),
+            quiet: Duration::from_millis(settings.quiet_ms),
             settle: Duration::from_millis(settings.settle_ms),
             max_renders: settings.max_renders,
             host_rules: host_rules(resolve, scope, settings.allow_offscope_resources),
@@ -123,12 +130,36 @@ fn host_rules(resolve: &[Resolve], scope: &Scope, allow_offscope: bool) -> Strin
 
 /// Headless Chromium with a pool of tabs. Cheap to share; the browser starts on the first
 /// render and restarts after a crash.
+///
+/// Tabs are reused: after a page, its tab forgets the page's session storage and goes back
+/// to the pool; while no render waits for it, it is navigated to `about:blank` (so the page
+/// stops running). A tab whose page timed out or that does not respond is closed; a new one
+/// is opened when needed.
 pub struct Renderer {
     options: Options,
-    browser: Mutex<Option<browser::Running>>,
-    tabs: Semaphore,
+    browser: Mutex<Option<(browser::Running, u64)>>,
+    /// Browsers started so far: tabs of an earlier browser are not reused.
+    launches: std::sync::atomic::AtomicU64,
+    tabs: Arc<Semaphore>,
+    idle: Arc<std::sync::Mutex<Vec<Tab>>>,
     renders: std::sync::atomic::AtomicU32,
 }
+
+/// An open tab and the browser it belongs to.
+struct Tab {
+    page: chromiumoxide::Page,
+    launch: u64,
+    /// Showing `about:blank`, not a page left from the last render.
+    blank: bool,
+    /// Pages rendered in this tab.
+    uses: u64,
+}
+
+/// How long an idle tab keeps showing its last page before it is blanked.
+const IDLE_BLANK: Duration = Duration::from_secs(1);
+
+/// How long clearing, blanking or closing a tab may take.
+const TAB_CHORE: Duration = Duration::from_secs(5);
 
 impl Renderer {
     /// Checks that a browser exists; does not start it yet.
@@ -148,14 +179,16 @@ impl Renderer {
                 )
             })?,
         };
-        let tabs = Semaphore::new(options.concurrency);
+        let tabs = Arc::new(Semaphore::new(options.concurrency));
         Ok(Arc::new(Renderer {
             options: Options {
                 chromium: Some(path),
                 ..options
             },
             browser: Mutex::new(None),
+            launches: std::sync::atomic::AtomicU64::new(0),
             tabs,
+            idle: Arc::new(std::sync::Mutex::new(Vec::new())),
             renders: std::sync::atomic::AtomicU32::new(0),
         }))
     }
@@ -170,10 +203,11 @@ impl Renderer {
         self.renders.load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    async fn browser(&self) -> Result<Arc<chromiumoxide::Browser>, Unavailable> {
+    /// The running browser (started if needed) and which start it is.
+    async fn browser(&self) -> Result<(Arc<chromiumoxide::Browser>, u64), Unavailable> {
         let mut slot = self.browser.lock().await;
-        if let Some(b) = slot.as_ref().filter(|b| b.alive()) {
-            return Ok(b.browser());
+        if let Some((b, launch)) = slot.as_ref().filter(|(b, _)| b.alive()) {
+            return Ok((b.browser(), *launch));
         }
         if slot.take().is_some() {
             tracing::warn!("the browser died; starting a new one");
@@ -181,32 +215,28 @@ impl Renderer {
         let path = self.options.chromium.clone().unwrap_or_default();
         let running = browser::Running::launch(&path, &self.options.host_rules).await?;
         let b = running.browser();
-        *slot = Some(running);
-        Ok(b)
+        let launch = self
+            .launches
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        *slot = Some((running, launch));
+        Ok((b, launch))
     }
 
-    /// Renders `url` in a new tab, within the time budget.
-    pub async fn render(&self, url: &Url) -> Result<Rendered, RenderError> {
-        let n = self
-            .renders
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        if n >= self.options.max_renders {
-            return Err(RenderError {
-                code: "render-limit",
-                detail: format!(
-                    "not rendered: render.max_renders ({}) reached in this run; raise it in the profile to render more pages",
-                    self.options.max_renders
-                ),
-            });
+    /// An idle tab of the current browser, or a new one: its settle script installed and
+    /// its dialogs dismissed.
+    async fn tab(&self, browser: &chromiumoxide::Browser, launch: u64) -> Result<Tab, RenderError> {
+        let reused = {
+            let mut idle = self
+                .idle
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            // Tabs of a browser that died are gone with it.
+            idle.retain(|t| t.launch == launch);
+            idle.pop()
+        };
+        if let Some(tab) = reused {
+            return Ok(tab);
         }
-        let _tab = self.tabs.acquire().await.map_err(|_| RenderError {
-            code: "render-failed",
-            detail: "the renderer is shutting down".to_string(),
-        })?;
-        let browser = self.browser().await.map_err(|e| RenderError {
-            code: "render-failed",
-            detail: e.0,
-        })?;
         let page = match tokio::time::timeout(self.options.timeout, browser.new_page("about:blank"))
             .await
         {
@@ -226,20 +256,107 @@ impl Renderer {
                 });
             }
         };
+        let script = settle::init_script(
+            self.options
+                .settle
+                .as_millis()
+                .try_into()
+                .unwrap_or(u64::MAX),
+        );
+        if let Err(e) = page.evaluate_on_new_document(script).await {
+            // Pages still settle, the slow way (see settle.rs).
+            tracing::warn!("cannot install the settle script in a tab: {e}");
+        }
+        // Dialogs (alert, confirm, prompt) would block the page: dismiss them; accept
+        // "leave this page?" so the tab can move on.
+        if let Ok(mut dialogs) = page.event_listener::<EventJavascriptDialogOpening>().await {
+            let p = page.clone();
+            tokio::spawn(async move {
+                while let Some(d) = dialogs.next().await {
+                    let leave = d.r#type == DialogType::Beforeunload;
+                    let _ = p.execute(HandleJavaScriptDialogParams::new(leave)).await;
+                }
+            });
+        }
+        Ok(Tab {
+            page,
+            launch,
+            blank: true,
+            uses: 0,
+        })
+    }
+
+    /// Renders `url` in a tab of the pool, within the time budget.
+    pub async fn render(&self, url: &Url) -> Result<Rendered, RenderError> {
+        let n = self
+            .renders
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if n >= self.options.max_renders {
+            return Err(RenderError {
+                code: "render-limit",
+                detail: format!(
+                    "not rendered: render.max_renders ({}) reached in this run; raise it in the profile to render more pages",
+                    self.options.max_renders
+                ),
+            });
+        }
+        let permit = Arc::clone(&self.tabs)
+            .acquire_owned()
+            .await
+            .map_err(|_| RenderError {
+                code: "render-failed",
+                detail: "the renderer is shutting down".to_string(),
+            })?;
+        let began = Instant::now();
+        let (browser, launch) = self.browser().await.map_err(|e| RenderError {
+            code: "render-failed",
+            detail: e.0,
+        })?;
+        let tab = self.tab(&browser, launch).await?;
+        let opened = began.elapsed();
         let budget = self.options.timeout;
-        let result = tokio::time::timeout(budget, self.load(&page, url)).await;
-        // Closing goes through the browser process, so it works even when the page's own
-        // renderer is stuck in a script loop.
-        let _ = tokio::time::timeout(Duration::from_secs(5), page.close()).await;
-        match result {
-            Ok(r) => r,
-            Err(_) => Err(RenderError {
+        let result = tokio::time::timeout(budget, self.load(&tab.page, url)).await;
+        tracing::debug!(
+            %url,
+            tab_ms = opened.as_millis(),
+            total_ms = began.elapsed().as_millis(),
+            ok = matches!(result, Ok(Ok(_))),
+            "rendered"
+        );
+        if let Ok(r) = result {
+            if forget(&tab.page).await {
+                let id = (tab.page.target_id().clone(), tab.uses + 1);
+                self.idle
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .push(Tab {
+                        blank: false,
+                        uses: tab.uses + 1,
+                        ..tab
+                    });
+                drop(permit);
+                tokio::spawn(blank_idle(
+                    Arc::clone(&self.idle),
+                    Arc::clone(&self.tabs),
+                    id,
+                ));
+            } else {
+                close(tab.page).await;
+                drop(permit);
+            }
+            r
+        } else {
+            // Closing goes through the browser process, so it works even when the
+            // page's own renderer is stuck in a script loop.
+            close(tab.page).await;
+            drop(permit);
+            Err(RenderError {
                 code: "render-timeout",
                 detail: format!(
                     "the page did not finish loading and settling within {} s (render.timeout_secs): a hanging request, a script loop or endless redirects; the served HTML was read instead",
                     budget.as_secs()
                 ),
-            }),
+            })
         }
     }
 
@@ -248,20 +365,13 @@ impl Renderer {
             code: "render-failed",
             detail: format!("{what}: {e}"),
         };
-        // Dialogs (alert, confirm, prompt, beforeunload) would block the page: dismiss them.
-        if let Ok(mut dialogs) = page.event_listener::<EventJavascriptDialogOpening>().await {
-            let p = page.clone();
-            tokio::spawn(async move {
-                while dialogs.next().await.is_some() {
-                    let _ = p.execute(HandleJavaScriptDialogParams::new(false)).await;
-                }
-            });
-        }
         let started = Instant::now();
         page.goto(url.as_str())
             .await
             .map_err(|e| failed("the browser could not load the page", &e))?;
+        let loaded = started.elapsed();
         let html = self.settled(page).await?;
+        tracing::debug!(%url, load_ms = loaded.as_millis(), settle_ms = started.elapsed().saturating_sub(loaded).as_millis(), "settled");
         let final_url = page
             .url()
             .await
@@ -285,10 +395,10 @@ impl Renderer {
                 break;
             }
             let target = route.trim_start_matches('#').to_string();
-            let set = format!(
+            let set = settle::touched(&format!(
                 "location.hash = {}",
                 serde_json::to_string(&target).unwrap_or_default()
-            );
+            ));
             if page.evaluate(set).await.is_err() {
                 continue;
             }
@@ -309,35 +419,9 @@ impl Renderer {
         })
     }
 
-    /// Waits until the DOM size and the number of loaded resources stay the same for
-    /// `settle` (XHR answers and what they build have arrived), then returns the DOM.
+    /// Waits until the page settles (settle.rs), then returns the DOM.
     async fn settled(&self, page: &chromiumoxide::Page) -> Result<String, RenderError> {
-        let failed = |what: &str, e: &dyn std::fmt::Display| RenderError {
-            code: "render-failed",
-            detail: format!("{what}: {e}"),
-        };
-        let probe = "JSON.stringify([document.readyState, location.href, performance.getEntriesByType('resource').length, document.documentElement ? document.documentElement.outerHTML.length : 0])";
-        let mut last = String::new();
-        let mut since = Instant::now();
-        loop {
-            let now: String = page
-                .evaluate(probe)
-                .await
-                .map_err(|e| failed("the page's state could not be read", &e))?
-                .into_value()
-                .unwrap_or_default();
-            if now != last {
-                last = now;
-                since = Instant::now();
-            } else if since.elapsed() >= self.options.settle {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        page.evaluate("document.documentElement ? document.documentElement.outerHTML : ''")
-            .await
-            .map_err(|e| failed("the rendered DOM could not be read", &e))
-            .map(|v| v.into_value::<String>().unwrap_or_default())
+        settle::settled(page, self.options.quiet, self.options.settle).await
     }
 
     /// The page's links to its own hash routes.
@@ -348,4 +432,65 @@ impl Renderer {
         let json: String = v.into_value().unwrap_or_default();
         serde_json::from_str(&json).unwrap_or_default()
     }
+}
+
+/// Forgets what the page left in its tab that would outlive a navigation to the next page:
+/// the session storage of its origin and `window.name`. False when the tab does not
+/// respond. (Everything else a page keeps — its script state, timers, requests — ends when
+/// the tab navigates away.)
+async fn forget(page: &chromiumoxide::Page) -> bool {
+    let js = "try { sessionStorage.clear(); } catch (e) {} window.name = ''; true";
+    matches!(
+        tokio::time::timeout(TAB_CHORE, page.evaluate(js)).await,
+        Ok(Ok(_))
+    )
+}
+
+/// Unloads the page left in an idle tab (navigates it to `about:blank`) once the tab has
+/// waited [`IDLE_BLANK`] for its next page, so that pages do not keep running — polling the
+/// site, animating — in tabs nobody uses. A tab reused sooner navigates straight to its
+/// next page, which unloads the old one anyway (blanking first would cost every render
+/// about 0.1 s). Only when no render is waiting for a tab, and holding a permit meanwhile,
+/// so there are never more tabs than `render.concurrency`. `id` is the tab and its use
+/// count when it was put back.
+async fn blank_idle(
+    idle: Arc<std::sync::Mutex<Vec<Tab>>>,
+    tabs: Arc<Semaphore>,
+    id: (chromiumoxide::cdp::browser_protocol::target::TargetId, u64),
+) {
+    tokio::time::sleep(IDLE_BLANK).await;
+    let Ok(permit) = tabs.try_acquire_owned() else {
+        return;
+    };
+    let tab = {
+        let mut idle = idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        idle.iter()
+            .position(|t| !t.blank && t.uses == id.1 && t.page.target_id() == &id.0)
+            .map(|i| idle.swap_remove(i))
+    };
+    let Some(mut tab) = tab else {
+        return;
+    };
+    let t = Instant::now();
+    let blanked = matches!(
+        tokio::time::timeout(TAB_CHORE, tab.page.goto("about:blank")).await,
+        Ok(Ok(_))
+    );
+    tracing::debug!(ms = t.elapsed().as_millis(), blanked, "idle tab blanked");
+    if blanked {
+        tab.blank = true;
+        idle.lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(tab);
+    } else {
+        close(tab.page).await;
+    }
+    drop(permit);
+}
+
+/// Closes a tab, waiting at most [`TAB_CHORE`].
+async fn close(page: chromiumoxide::Page) {
+    let _ = tokio::time::timeout(TAB_CHORE, page.close()).await;
 }

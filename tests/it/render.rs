@@ -129,20 +129,30 @@ async fn auto_renders_script_built_pages_and_follows_their_links() {
             Source::Rendered,
             Some("#/about"),
         ),
+        // Arrived after the page had been quiet longer than render.quiet_ms: a timer, a
+        // slow answer, a slow script inserted after the load.
+        ("late_timer@qq.com", "/late.html", Source::Rendered, None),
+        ("slow_xhr@qq.com", "/late.html", Source::Rendered, None),
+        ("late_script@qq.com", "/late.html", Source::Rendered, None),
     ];
     for (address, path, source, location) in want {
         assert_eq!(
             got.get(address),
             Some(&(path.to_string(), source, location.map(str::to_string))),
-            "{address}: {got:?}"
+            "{address}: {got:?} {:?}",
+            run.problems
         );
     }
     assert_eq!(got.len(), want.len(), "{got:?}");
     // The off-scope host was never asked, so its address was not seen.
     assert_eq!(server.hits("cdn.other-site.com", "/data.json"), 0);
-    // Rendered: the script, XHR, app, dialog and off-scope pages (the hanging one failed);
-    // none of the server-built ones.
-    assert_eq!(run.counters.rendered, 5, "{:?}", run.counters);
+    // Rendered: the script, XHR, app, dialog, late and off-scope pages (the hanging one
+    // failed); none of the server-built ones.
+    assert_eq!(
+        run.counters.rendered, 6,
+        "{:?} {:?}",
+        run.counters, run.problems
+    );
     let hang = run
         .problems
         .iter()
@@ -255,6 +265,49 @@ async fn without_a_browser_auto_goes_on_and_always_refuses() {
         server.hits("www.spa-univ.edu.cn", "/"),
         0,
         "refused before crawling"
+    );
+}
+
+/// One tab renders page after page: nothing a page leaves in the tab (session storage,
+/// `window.name`) reaches the next, and a tab whose page hung is replaced.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reused_tabs_forget_the_last_page_and_survive_a_hang() {
+    if !have_chromium() {
+        return;
+    }
+    let _one = BROWSER.lock().await;
+    let server =
+        SiteServer::start(SiteFiles::from_dir(&support::fixtures().join("render")).unwrap())
+            .await
+            .unwrap();
+    let profile = profile(Mode::Auto);
+    let mut settings = profile.render.clone();
+    settings.concurrency = 1;
+    settings.timeout_secs = 2;
+    let options = mailpatrol::render::Options::new(
+        &settings,
+        &support::resolve(&server),
+        &mailpatrol::crawl::scope::Scope::new(&profile),
+    );
+    let renderer = mailpatrol::render::Renderer::new(options).unwrap();
+    let url = |path: &str| url::Url::parse(&format!("http://www.spa-univ.edu.cn{path}")).unwrap();
+    let stored = renderer.render(&url("/remember.html")).await.unwrap();
+    assert!(stored.html.contains("已记住"), "{}", stored.html);
+    let recalled = renderer.render(&url("/recall.html")).await.unwrap();
+    assert!(recalled.html.contains("上一页：无 无"), "{}", recalled.html);
+    let hung = renderer.render(&url("/hang.html")).await.unwrap_err();
+    assert_eq!(hung.code, "render-timeout", "{hung:?}");
+    let after = renderer.render(&url("/script.html")).await.unwrap();
+    assert!(after.html.contains("jsonly@qq.com"), "{}", after.html);
+    // Idle tabs are blanked after a second; the tab still works afterwards.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let again = renderer.render(&url("/xhr.html")).await.unwrap();
+    assert!(again.html.contains("xhr_contact@163.com"), "{}", again.html);
+    drop(renderer);
+    assert_eq!(
+        our_browsers().await,
+        0,
+        "the browser is gone with the renderer"
     );
 }
 
