@@ -238,8 +238,8 @@ pub struct Document {
 pub struct ReadProblem {
     /// Skipped by design (`needs-ocr`, `unsupported`, `too-large`) or failed.
     pub skipped: bool,
-    /// Stable code: `encrypted`, `corrupt`, `unsupported`, `needs-ocr`, `too-large`, `bomb`,
-    /// `timeout`, `panic`.
+    /// Stable code: `encrypted`, `corrupt`, `unsupported`, `needs-ocr`, `ocr-uncertain`,
+    /// `too-large`, `bomb`, `timeout`, `panic`.
     pub code: String,
     /// For people, with the location inside the document.
     pub detail: String,

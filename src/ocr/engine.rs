@@ -11,6 +11,7 @@
 
 use std::cell::RefCell;
 use std::io::Cursor;
+use std::time::Instant;
 
 use image::{DynamicImage, GrayImage, ImageFormat, imageops::FilterType};
 use leptess::LepTess;
@@ -39,12 +40,14 @@ enum Layout {
 
 /// Reads one image. `dpi` is the resolution of a rasterised page (`None` for a web image,
 /// whose text size decides the scaling). `languages[0]` reads pages; every entry reads
-/// address images and address lines.
+/// address images and address lines. Past `deadline` no further reading starts (one
+/// reading is always made; Tesseract cannot be stopped inside one, `max_pixels` bounds it).
 pub(super) fn recognise(
     bytes: &[u8],
     languages: &[String],
     dpi: Option<u32>,
     max_pixels: u64,
+    deadline: Instant,
 ) -> Result<Readings, String> {
     let reader = image::ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
@@ -59,16 +62,25 @@ pub(super) fn recognise(
     }
     let img = image::load_from_memory(bytes).map_err(|e| format!("unreadable image: {e}"))?;
     match dpi {
-        None => web_image(&img, languages),
-        Some(dpi) => page(&img, languages, dpi),
+        None => web_image(&img, languages, deadline),
+        Some(dpi) => page(&img, languages, dpi, deadline),
     }
 }
 
 /// A web image: one line, read at ×2, ×3 and ×4 (sharpened) by every model.
-fn web_image(img: &DynamicImage, languages: &[String]) -> Result<Readings, String> {
+fn web_image(
+    img: &DynamicImage,
+    languages: &[String],
+    deadline: Instant,
+) -> Result<Readings, String> {
     let gray = stretched(img);
     let mut readings = Vec::new();
+    let mut cut_short = false;
     for scale in [2u32, 3, 4] {
+        if !readings.is_empty() && Instant::now() >= deadline {
+            cut_short = true;
+            break;
+        }
         // Small images (one or two lines) are enlarged `scale` times; larger ones less.
         let factor = match gray.height() {
             0..=100 => scale,
@@ -82,25 +94,36 @@ fn web_image(img: &DynamicImage, languages: &[String]) -> Result<Readings, Strin
         ));
         let png = encode(prepared)?;
         for lang in languages {
+            if !readings.is_empty() && Instant::now() >= deadline {
+                cut_short = true;
+                break;
+            }
             readings.push(read(&png, lang, Layout::Line, None)?.0);
         }
     }
     Ok(Readings {
         page: None,
         lines: vec![readings],
+        cut_short,
     })
 }
 
 /// A scanned page: read whole; each address on it (the words around an `@`) is also cut out
 /// and read again on its own: the label before it (联系邮箱：) changes how Tesseract reads
 /// the address when both are read as one line.
-fn page(img: &DynamicImage, languages: &[String], dpi: u32) -> Result<Readings, String> {
+fn page(
+    img: &DynamicImage,
+    languages: &[String],
+    dpi: u32,
+    deadline: Instant,
+) -> Result<Readings, String> {
     let gray = stretched(img);
     let png = encode(gray.clone())?;
     let main = languages.first().map_or("eng", String::as_str);
     let (whole, tsv) = read(&png, main, Layout::Page, Some(dpi))?;
     let mut text = String::new();
     let mut groups = Vec::new();
+    let mut cut_short = false;
     for line in tsv_lines(&tsv) {
         let spans = address_spans(&line.words);
         if spans.is_empty() {
@@ -123,6 +146,11 @@ fn page(img: &DynamicImage, languages: &[String], dpi: u32) -> Result<Readings, 
                 [100, 150]
             };
             for pct in sizes {
+                // Out of time: the page's own reading of the address stands alone.
+                if Instant::now() >= deadline {
+                    cut_short = true;
+                    break;
+                }
                 let png = encode(framed(&resized(&crop, pct)))?;
                 for lang in languages {
                     group.push(read(&png, lang, Layout::Line, Some(dpi))?.0);
@@ -137,6 +165,7 @@ fn page(img: &DynamicImage, languages: &[String], dpi: u32) -> Result<Readings, 
             confidence: whole.confidence,
         }),
         lines: groups,
+        cut_short,
     })
 }
 
@@ -455,6 +484,27 @@ mod tests {
         assert_eq!(spans(&["ma.qiang47", "@sina.com", "or"]), [(0, 1)]);
         assert_eq!(spans(&["a@", "qq.com", "b@163.com"]), [(0, 1), (2, 2)]);
         assert!(spans(&["no", "address"]).is_empty());
+    }
+
+    fn fixture(name: &str) -> Vec<u8> {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/ocr")
+            .join(name);
+        std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
+
+    #[test]
+    fn past_the_deadline_no_further_reading_starts() {
+        let png = fixture("images/048_20px_dejavu_plain.png");
+        let models = ["eng".to_string(), "eng".to_string()];
+        let r = recognise(&png, &models, None, 40_000_000, Instant::now()).unwrap();
+        assert!(r.cut_short);
+        assert_eq!(r.lines.len(), 1);
+        assert_eq!(r.lines[0].len(), 1, "one reading is always made");
+        let later = Instant::now() + std::time::Duration::from_secs(600);
+        let r = recognise(&png, &models, None, 40_000_000, later).unwrap();
+        assert!(!r.cut_short);
+        assert_eq!(r.lines[0].len(), 6, "three sizes by two models");
     }
 
     #[test]

@@ -5,8 +5,9 @@
 //! data, mailpatrol says once that OCR is unavailable and every image or scan stays a
 //! `needs-ocr` problem in `errors.csv`.
 //!
-//! Cost bounds: `ocr.max_pixels` per image (Tesseract cannot be interrupted, so the pixel
-//! bound is what bounds its time), `ocr.image_timeout_secs` for rasterising a page,
+//! Cost bounds: `ocr.max_pixels` per image (Tesseract cannot be interrupted inside one
+//! reading, so the pixel bound is what bounds a reading's time), `ocr.image_timeout_secs`
+//! per image or page (rasterising, then no further reading starts once it has run out),
 //! `ocr.max_images` per run; identical bytes are read once (the store caches extractions by
 //! content hash).
 
@@ -18,7 +19,7 @@ mod vote;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub use correct::{correct_domain, join_spaced, zero_among_digits};
 
@@ -43,6 +44,8 @@ pub struct Readings {
     pub page: Option<Reading>,
     /// For each line that may hold an address: every reading of it.
     pub lines: Vec<Vec<Reading>>,
+    /// `ocr.image_timeout_secs` ran out before every reading was made.
+    pub cut_short: bool,
 }
 
 /// The OCR engine of a run (shared by every reader thread).
@@ -131,7 +134,18 @@ impl Ocr {
             return Err(why.to_string());
         }
         self.take()?;
-        recognise(bytes, &self.models, None, self.settings.max_pixels)
+        recognise(
+            bytes,
+            &self.models,
+            None,
+            self.settings.max_pixels,
+            Instant::now() + self.budget(),
+        )
+    }
+
+    /// Time for one image or page: `ocr.image_timeout_secs`.
+    fn budget(&self) -> Duration {
+        Duration::from_secs(self.settings.image_timeout_secs.max(1))
     }
 
     /// Reads page `page` (1-based) of a PDF without a text layer, rasterised at `ocr.dpi`.
@@ -140,13 +154,14 @@ impl Ocr {
             return Err(why.to_string());
         }
         self.take()?;
-        let timeout = Duration::from_secs(self.settings.image_timeout_secs.max(1));
-        let png = raster::page_png(pdf, page, self.settings.dpi, timeout)?;
+        let deadline = Instant::now() + self.budget();
+        let png = raster::page_png(pdf, page, self.settings.dpi, self.budget())?;
         recognise(
             &png,
             &self.models,
             Some(self.settings.dpi),
             self.settings.max_pixels,
+            deadline,
         )
     }
 
@@ -165,6 +180,12 @@ impl Ocr {
             .map(|r| self.read_candidates(r, location))
             .unwrap_or_default();
         let mut doubts = Vec::new();
+        if readings.cut_short {
+            doubts.push(format!(
+                "read fewer times than usual: ocr.image_timeout_secs ({} s) ran out, so its addresses rest on fewer OCR readings; raise it for surer readings",
+                self.settings.image_timeout_secs
+            ));
+        }
         for line in &readings.lines {
             tracing::debug!(
                 "OCR readings of an address at {location}: {:?}",
@@ -238,7 +259,7 @@ fn availability(languages: &str) -> Result<(), String> {
 
 #[cfg(not(feature = "ocr"))]
 fn availability(_languages: &str) -> Result<(), String> {
-    Err("this mailpatrol was built without OCR: install `apt-get install libtesseract-dev libleptonica-dev clang tesseract-ocr-eng poppler-utils` and rebuild with `cargo build --release --features ocr`".to_string())
+    Err("this mailpatrol was built without OCR: install `apt-get install libtesseract-dev libleptonica-dev clang tesseract-ocr-eng tesseract-ocr-script-latn poppler-utils` and rebuild with `cargo build --release --features ocr`".to_string())
 }
 
 #[cfg(feature = "ocr")]
@@ -247,12 +268,19 @@ fn recognise(
     languages: &[String],
     dpi: Option<u32>,
     max_pixels: u64,
+    deadline: Instant,
 ) -> Result<Readings, String> {
-    engine::recognise(bytes, languages, dpi, max_pixels)
+    engine::recognise(bytes, languages, dpi, max_pixels, deadline)
 }
 
 #[cfg(not(feature = "ocr"))]
-fn recognise(_: &[u8], _: &[String], _: Option<u32>, _: u64) -> Result<Readings, String> {
+fn recognise(
+    _: &[u8],
+    _: &[String],
+    _: Option<u32>,
+    _: u64,
+    _: Instant,
+) -> Result<Readings, String> {
     Err("built without OCR".to_string())
 }
 
@@ -277,6 +305,7 @@ mod tests {
         let readings = Readings {
             page: Some(r),
             lines: Vec::new(),
+            cut_short: false,
         };
         let (c, doubts) = ocr().candidates(&readings, "page 2");
         assert!(doubts.is_empty());

@@ -176,8 +176,8 @@ pub struct Extracted {
 pub struct DocProblem {
     /// Where: empty for the whole document, else a location key as in [`Segment::location`].
     pub location: String,
-    /// Stable code: `encrypted`, `corrupt`, `unsupported`, `needs-ocr`, `too-large`, `bomb`,
-    /// `timeout` or `panic`.
+    /// Stable code: `encrypted`, `corrupt`, `unsupported`, `needs-ocr`, `ocr-uncertain`,
+    /// `too-large`, `bomb`, `timeout` or `panic`.
     pub code: &'static str,
     /// Precise reason for a person, e.g. "PDF is password-protected".
     pub detail: String,
