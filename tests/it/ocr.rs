@@ -51,9 +51,18 @@ async fn crawl_images() -> (support::Scanned, mailpatrol::site::SiteServer) {
         www.join("index.html"),
         "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>学院</title></head><body>\
          <p>学院办公室负责日常行政事务。</p><p>联系邮箱：<img src=\"/mail.png\"></p>\
-         <img src=\"/campus.jpg\" alt=\"校园风光\"></body></html>",
+         <img src=\"/campus.jpg\" alt=\"校园风光\"><a href=\"/a.html\">通知</a> <a href=\"/b.html\">简介</a></body></html>",
     )
     .unwrap();
+    // The same address image in the footer of every page: fetched and read once.
+    for name in ["a.html", "b.html"] {
+        std::fs::write(
+            www.join(name),
+            "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>学院</title></head><body>\
+             <p>学院新闻。</p><p>联系邮箱：<img src=\"/mail.png\"></p></body></html>",
+        )
+        .unwrap();
+    }
     std::fs::copy(fixture("images/correct0.png"), www.join("mail.png")).unwrap();
     std::fs::copy(
         fixture("images/photo_no_address.jpg"),
@@ -302,6 +311,8 @@ mod with_ocr {
         assert_eq!(f.source, Source::Ocr);
         assert_eq!(f.linked_from.as_ref().map(url::Url::path), Some("/"));
         assert_eq!(server.hits("www.img-univ.edu.cn", "/campus.jpg"), 0);
+        assert_eq!(server.hits("www.img-univ.edu.cn", "/b.html"), 1);
+        assert_eq!(server.hits("www.img-univ.edu.cn", "/mail.png"), 1);
         assert_eq!(run.counters.ocr_images, 1);
     }
 
