@@ -92,7 +92,7 @@ fn web_image(
             1.0,
             0,
         ));
-        let png = encode(prepared)?;
+        let png = encode(&prepared)?;
         for lang in languages {
             if !readings.is_empty() && Instant::now() >= deadline {
                 cut_short = true;
@@ -118,7 +118,7 @@ fn page(
     deadline: Instant,
 ) -> Result<Readings, String> {
     let gray = stretched(img);
-    let png = encode(gray.clone())?;
+    let png = encode(&gray)?;
     let main = languages.first().map_or("eng", String::as_str);
     let (whole, tsv) = read(&png, main, Layout::Page, Some(dpi))?;
     let mut text = String::new();
@@ -151,7 +151,7 @@ fn page(
                     cut_short = true;
                     break;
                 }
-                let png = encode(framed(&resized(&crop, pct)))?;
+                let png = encode(&framed(&resized(&crop, pct)))?;
                 for lang in languages {
                     group.push(read(&png, lang, Layout::Line, Some(dpi))?.0);
                 }
@@ -389,10 +389,10 @@ fn crop(page: &GrayImage, line: &Word) -> GrayImage {
     image::imageops::crop_imm(page, x, y, w, h).to_image()
 }
 
-fn encode(gray: GrayImage) -> Result<Vec<u8>, String> {
+/// `gray` as PNG bytes, the form leptess takes.
+fn encode(gray: &GrayImage) -> Result<Vec<u8>, String> {
     let mut png = Vec::new();
-    DynamicImage::ImageLuma8(gray)
-        .write_to(&mut Cursor::new(&mut png), ImageFormat::Png)
+    gray.write_to(&mut Cursor::new(&mut png), ImageFormat::Png)
         .map_err(|e| format!("cannot prepare the image: {e}"))?;
     Ok(png)
 }
