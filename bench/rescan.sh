@@ -5,7 +5,9 @@
 #   bash bench/rescan.sh [PAGES] [DOCS]
 #
 # Installs nginx from Debian if missing, serves the site on 127.0.0.1 only, prints both
-# times, their ratio and the parse counters. Uses the release build.
+# times, their ratio and the parse counters. Uses the release build. Then prints the floor
+# of a re-scan on this machine: the same conditional requests alone, through the same HTTP
+# client, with nothing parsed, recorded or reported (examples/bench_revalidate.rs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PAGES=${1:-5000}
@@ -14,8 +16,9 @@ WORK=$(mktemp -d /tmp/mailpatrol-bench.XXXXXX)
 PORT=${PORT:-18080}
 
 command -v nginx >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null; }
-cargo build --release -q
+cargo build --release -q --bin mailpatrol --example bench_revalidate
 BIN=${CARGO_TARGET_DIR:-target}/release/mailpatrol
+FLOOR=${CARGO_TARGET_DIR:-target}/release/examples/bench_revalidate
 
 python3 -c "import reportlab" 2>/dev/null || pip install -q reportlab
 python3 bench/gen_site.py "$WORK/site" --pages "$PAGES" --docs "$DOCS"
@@ -48,3 +51,5 @@ T1=$(run | tee /dev/stderr | tail -1)
 echo "second scan (site unchanged):"
 T2=$(run | tee /dev/stderr | tail -1)
 echo "first: ${T1}s  second: ${T2}s  ratio: $(echo "scale=3; $T2 / $T1" | bc)"
+echo "the conditional requests alone (same client, concurrency 32, nothing recorded):"
+"$FLOOR" "$WORK/reports/state.sqlite" "$PORT" 32

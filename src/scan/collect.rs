@@ -324,13 +324,12 @@ impl Visitor for Collector {
     }
 
     fn not_modified(&self, url: &Url, depth: u16, found_on: Option<&Url>) -> Option<Vec<Url>> {
-        let hash = self.store.stored_hash(url.as_str()).ok().flatten()?;
-        let doc = self
+        let (hash, doc) = self
             .store
-            .extraction(&hash)
+            .stored_extraction(url.as_str())
             .ok()
             .flatten()
-            .filter(|d| d.render.is_none())?;
+            .filter(|(_, d)| d.render.is_none())?;
         let visit = Visit {
             url,
             found_on,

@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 
 use chrono::{DateTime, Local, NaiveDate};
 use rusqlite::{Connection, OptionalExtension, params};
@@ -148,10 +148,58 @@ fn tune(conn: &Connection) -> Result<(), rusqlite::Error> {
     conn.busy_timeout(std::time::Duration::from_secs(10))
 }
 
+/// Settings of a read-only connection: the page cache only (the others are about writes),
+/// 2 MiB: up to [`READERS`] are open, and their reads are point lookups or one sequential
+/// pass.
+fn tune_reader(conn: &Connection) -> Result<(), rusqlite::Error> {
+    conn.pragma_update(None, "cache_size", -2 * 1024)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+}
+
+/// Read connections open at most: the crawl's blocking threads and the report writers wait
+/// for one beyond that (each holds its own page cache).
+const READERS: usize = 4;
+
+/// The read-only connections: the idle ones, and how many exist.
+#[derive(Default)]
+struct Readers {
+    idle: Vec<Connection>,
+    open: usize,
+}
+
+/// A read-only connection borrowed from [`Store`]'s pool.
+struct Reader<'s> {
+    pool: &'s (Mutex<Readers>, Condvar),
+    conn: Option<Connection>,
+}
+
+impl std::ops::Deref for Reader<'_> {
+    type Target = Connection;
+
+    fn deref(&self) -> &Connection {
+        // Only `drop` takes the connection out.
+        self.conn.as_ref().unwrap_or_else(|| unreachable!())
+    }
+}
+
+impl Drop for Reader<'_> {
+    fn drop(&mut self) {
+        let (lock, freed) = self.pool;
+        let mut pool = lock.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(c) = self.conn.take() {
+            pool.idle.push(c);
+        }
+        freed.notify_one();
+    }
+}
+
 /// The open, locked state database.
 pub struct Store {
-    /// Reads, and the few writes that start or end a run (after a flush).
+    /// The few writes that start or end a run (after a flush), and reads that go with them.
     conn: Mutex<Connection>,
+    /// Idle read-only connections: the crawl's lookups and the report writers read in
+    /// parallel (WAL lets readers run beside the writer), each on a connection of its own.
+    readers: (Mutex<Readers>, Condvar),
     /// Everything written while a scan runs.
     writer: Writer,
     path: PathBuf,
@@ -367,6 +415,7 @@ impl Store {
         tune(&write_conn)?;
         Ok(Store {
             conn: Mutex::new(conn),
+            readers: (Mutex::new(Readers::default()), Condvar::new()),
             writer: Writer::start(write_conn),
             path: path.to_path_buf(),
             _lock: lock,
@@ -383,6 +432,44 @@ impl Store {
         // Every write is one transaction, so a panic elsewhere cannot leave the connection
         // half-way; keep using it.
         self.conn.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A read-only connection from the pool (opened when none is idle), given back when the
+    /// [`Reader`] is dropped.
+    fn reader(&self) -> Result<Reader<'_>, StoreError> {
+        let (lock, freed) = &self.readers;
+        let mut pool = lock.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            if let Some(conn) = pool.idle.pop() {
+                return Ok(Reader {
+                    pool: &self.readers,
+                    conn: Some(conn),
+                });
+            }
+            if pool.open < READERS {
+                break;
+            }
+            pool = freed.wait(pool).unwrap_or_else(PoisonError::into_inner);
+        }
+        // Opened without holding the pool's lock; counted first so no other thread overshoots.
+        pool.open += 1;
+        drop(pool);
+        let opened = Connection::open_with_flags(
+            &self.path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .and_then(|c| tune_reader(&c).map(|()| c));
+        match opened {
+            Ok(conn) => Ok(Reader {
+                pool: &self.readers,
+                conn: Some(conn),
+            }),
+            Err(e) => {
+                lock.lock().unwrap_or_else(PoisonError::into_inner).open -= 1;
+                freed.notify_one();
+                Err(e.into())
+            }
+        }
     }
 
     /// Starts a run.
@@ -492,33 +579,30 @@ impl Store {
 
     /// The validators stored for a URL, for a conditional request.
     pub fn validators(&self, url: &str) -> Result<Option<Validators>, StoreError> {
-        let conn = self.conn();
+        let conn = self.reader()?;
         let v = conn
-            .query_row(
+            .prepare_cached(
                 "SELECT etag, last_modified FROM resources WHERE url = ?1 AND content_hash IS NOT NULL
                    AND content_hash IN (SELECT content_hash FROM extractions)",
-                [url],
-                |r| {
+            )?
+            .query_row([url], |r| {
                     Ok(Validators {
                         etag: r.get(0)?,
-                        last_modified: r.get(1)?,
-                    })
-                },
-            )
+                    last_modified: r.get(1)?,
+                })
+            })
             .optional()?;
         Ok(v.filter(|v| v.etag.is_some() || v.last_modified.is_some()))
     }
 
     /// The stored extraction of a body with this hash.
     pub fn extraction(&self, content_hash: &str) -> Result<Option<Document>, StoreError> {
-        let conn = self.conn();
-        let json: Option<String> = conn
-            .query_row(
-                "SELECT document FROM extractions WHERE content_hash = ?1",
-                [content_hash],
-                |r| r.get(0),
-            )
+        let json: Option<String> = self
+            .reader()?
+            .prepare_cached("SELECT document FROM extractions WHERE content_hash = ?1")?
+            .query_row([content_hash], |r| r.get(0))
             .optional()?;
+        // Decoded after the connection went back to the pool.
         json.map(|j| {
             serde_json::from_str(&j)
                 .map_err(|e| StoreError::Corrupt(format!("extraction {content_hash}: {e}")))
@@ -526,17 +610,24 @@ impl Store {
         .transpose()
     }
 
-    /// The content hash last stored for a URL (for a 304).
-    pub fn stored_hash(&self, url: &str) -> Result<Option<String>, StoreError> {
-        let conn = self.conn();
-        Ok(conn
-            .query_row(
-                "SELECT content_hash FROM resources WHERE url = ?1",
-                [url],
-                |r| r.get::<_, Option<String>>(0),
-            )
-            .optional()?
-            .flatten())
+    /// The content hash last stored for a URL and the extraction stored under it (for a
+    /// 304), in one lookup.
+    pub fn stored_extraction(&self, url: &str) -> Result<Option<(String, Document)>, StoreError> {
+        let row: Option<(String, String)> = self
+            .reader()?
+            .prepare_cached(
+                "SELECT r.content_hash, e.document FROM resources r
+                 JOIN extractions e ON e.content_hash = r.content_hash WHERE r.url = ?1",
+            )?
+            .query_row([url], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        // Decoded after the connection went back to the pool.
+        row.map(|(hash, json)| {
+            serde_json::from_str(&json)
+                .map(|doc| (hash.clone(), doc))
+                .map_err(|e| StoreError::Corrupt(format!("extraction {hash}: {e}")))
+        })
+        .transpose()
     }
 
     fn previous_completed(conn: &Connection, run: i64) -> Result<Option<i64>, StoreError> {
@@ -596,9 +687,11 @@ impl Store {
         };
         let (pages, findings, problems) =
             (count("pages")?, count("occurrences")?, count("problems")?);
+        let (violations, reviews) = Self::severity_counts(&tx, run)?;
         tx.execute(
-            "UPDATE runs SET finished = ?2, completed = ?3, interrupted = ?4, pages = ?5, findings = ?6, problems = ?7 WHERE id = ?1",
-            params![run, finished.to_rfc3339(), completed, interrupted, pages, findings, problems],
+            "UPDATE runs SET finished = ?2, completed = ?3, interrupted = ?4, pages = ?5, findings = ?6, problems = ?7,
+               violations = ?8, reviews = ?9 WHERE id = ?1",
+            params![run, finished.to_rfc3339(), completed, interrupted, pages, findings, problems, violations, reviews],
         )?;
         tx.commit()?;
         Ok(())
@@ -658,28 +751,40 @@ impl Store {
         self.flush()?;
         let conn = self.conn();
         let mut stmt = conn.prepare(
-            "SELECT r.id, r.started,
-                    COUNT(CASE WHEN o.severity = 'violation' THEN 1 END),
-                    COUNT(CASE WHEN o.severity = 'review' THEN 1 END)
-             FROM runs r LEFT JOIN occurrences o ON o.run_id = r.id
-             WHERE r.profile = ?1 AND r.completed = 1
-             GROUP BY r.id ORDER BY r.id",
+            "SELECT id, started, violations, reviews FROM runs
+             WHERE profile = ?1 AND completed = 1 ORDER BY id",
         )?;
         let rows = stmt.query_map([profile], |r| {
             Ok((
                 r.get::<_, i64>(0)?,
                 r.get::<_, String>(1)?,
-                r.get::<_, u32>(2)?,
-                r.get::<_, u32>(3)?,
+                r.get::<_, Option<u32>>(2)?,
+                r.get::<_, Option<u32>>(3)?,
             ))
         })?;
         let mut out = Vec::new();
         for row in rows {
             let (id, started, violations, reviews) = row?;
             let day = started.get(..10).map_or(Ok(NaiveDate::MIN), parse_date)?;
+            // Runs finished by a version before schema 7 have no stored counts.
+            let (violations, reviews) = match (violations, reviews) {
+                (Some(v), Some(r)) => (v, r),
+                _ => Self::severity_counts(&conn, id)?,
+            };
             out.push((id, day, violations, reviews));
         }
         Ok(out)
+    }
+
+    /// How many of a run's findings are violations and how many need review.
+    fn severity_counts(conn: &Connection, run: i64) -> Result<(u32, u32), rusqlite::Error> {
+        conn.query_row(
+            "SELECT COUNT(CASE WHEN severity = 'violation' THEN 1 END),
+                    COUNT(CASE WHEN severity = 'review' THEN 1 END)
+             FROM occurrences WHERE run_id = ?1",
+            [run],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
     }
 
     /// How many pages a run has read so far.
@@ -763,7 +868,8 @@ impl Store {
         each: impl FnMut(Finding) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
         self.flush()?;
-        Self::each_row(&self.conn(), run, previous, which, department, each)
+        let conn = self.reader()?;
+        Self::each_row(&conn, run, previous, which, department, each)
     }
 
     /// The departments that have findings in `run` or `previous`.
@@ -1043,6 +1149,68 @@ mod tests {
             )
             .unwrap();
         assert_eq!(v, schema::VERSION.to_string());
+    }
+
+    #[test]
+    fn readers_are_shared_and_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("state.sqlite")).unwrap();
+        std::thread::scope(|s| {
+            for t in 0..8 {
+                let store = &store;
+                s.spawn(move || {
+                    for n in 0..50 {
+                        let url = format!("http://x.edu.cn/{t}/{n}");
+                        assert!(store.validators(&url).unwrap().is_none());
+                        assert!(store.stored_extraction(&url).unwrap().is_none());
+                    }
+                });
+            }
+        });
+        let pool = store.readers.0.lock().unwrap();
+        assert!(pool.open >= 1 && pool.open <= READERS, "{} open", pool.open);
+        // Every connection came back.
+        assert_eq!(pool.idle.len(), pool.open);
+    }
+
+    #[test]
+    fn trend_counts_are_kept_with_the_run_and_computed_for_older_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("state.sqlite")).unwrap();
+        let mut expected = Vec::new();
+        for (violations, reviews) in [(3_u32, 1_u32), (1, 2)] {
+            let run = store.begin_run("p", Local::now()).unwrap();
+            {
+                let conn = store.conn();
+                let rows = (0..violations)
+                    .map(|_| "violation")
+                    .chain((0..reviews).map(|_| "review"))
+                    .chain(["ok"]);
+                for (n, severity) in rows.enumerate() {
+                    conn.execute(
+                        "INSERT INTO occurrences (run_id, fingerprint, class, severity, rule, form, raw, context, occurrences, verified)
+                         VALUES (?1, ?2, 'webmail', ?3, 'r', 'plain', '', '', 1, 1)",
+                        params![run, format!("f{n}"), severity],
+                    )
+                    .unwrap();
+                }
+            }
+            store.finish_run(run, Local::now(), true, false).unwrap();
+            expected.push((run, violations, reviews));
+        }
+        let counts = |t: Vec<(i64, NaiveDate, u32, u32)>| -> Vec<(i64, u32, u32)> {
+            t.into_iter().map(|(r, _, v, n)| (r, v, n)).collect()
+        };
+        assert_eq!(counts(store.trend("p").unwrap()), expected);
+        // A run finished before the counts were stored (schema 6) is counted from its rows.
+        store
+            .conn()
+            .execute(
+                "UPDATE runs SET violations = NULL, reviews = NULL WHERE id = ?1",
+                [expected[0].0],
+            )
+            .unwrap();
+        assert_eq!(counts(store.trend("p").unwrap()), expected);
     }
 
     #[test]

@@ -112,10 +112,16 @@ const MIGRATIONS: &[&str] = &[
     ",
     // 6: reports read findings one department at a time, in address order.
     "CREATE INDEX findings_department ON findings (department, email, page);",
+    // 7: a finished run's violation and review counts, for the trend chart (counting every
+    // run's occurrences each time grew with the history). NULL for runs finished before.
+    r"
+    ALTER TABLE runs ADD COLUMN violations INTEGER;
+    ALTER TABLE runs ADD COLUMN reviews INTEGER;
+    ",
 ];
 
 /// The version this build writes (the number of migrations).
-pub const VERSION: i64 = 6;
+pub const VERSION: i64 = 7;
 const _: () = assert!(
     MIGRATIONS.len() as u64 == VERSION.cast_unsigned(),
     "VERSION must count MIGRATIONS"
