@@ -68,8 +68,9 @@ pub(super) fn recognise(
 }
 
 /// A web image: one line, read at ×2, ×3 and ×4 (sharpened) by every usual model, and
-/// by the second-opinion models too when those readings disagree. Also read once with thin
-/// strokes (`thinned`) by the first model, to check the agreed address for a lost separator.
+/// by the second-opinion models too when those readings disagree. When a reading holds an
+/// `@`, also read once with thin strokes (`thinned`) by the first model, to check the agreed
+/// address for a lost separator.
 fn web_image(
     img: &DynamicImage,
     languages: &Models<'_>,
@@ -106,7 +107,11 @@ fn web_image(
         pngs.push(png);
     }
     cut_short |= second_opinions(&mut readings, &pngs, languages, None, deadline)?;
-    if let Some(lang) = languages.usual.first() {
+    // The check matters only for an address the readings may agree on.
+    let any_address = readings
+        .iter()
+        .any(|r| r.text.contains('@') || r.text.contains('＠'));
+    if let Some(lang) = languages.usual.first().filter(|_| any_address) {
         if Instant::now() >= deadline {
             cut_short = true;
         } else {
@@ -581,6 +586,20 @@ mod tests {
         assert_eq!(usual, 6, "three sizes by two models");
         let thin = r.lines[0].iter().filter(|r| r.role == Role::Thin).count();
         assert_eq!(thin, 1, "and the thin-stroke check");
+    }
+
+    #[test]
+    fn an_image_without_an_at_sign_gets_no_thin_reading() {
+        let jpg = fixture("images/photo_no_address.jpg");
+        let usual = ["eng".to_string()];
+        let models = Models {
+            usual: &usual,
+            second: &[],
+            decided: Box::new(|_: &[Reading]| true),
+        };
+        let later = Instant::now() + std::time::Duration::from_secs(600);
+        let r = recognise(&jpg, &models, None, 40_000_000, later).unwrap();
+        assert!(r.lines[0].iter().all(|r| r.role == Role::Usual));
     }
 
     #[test]
