@@ -6,8 +6,11 @@
 //! Address text is read several times and the readings are voted on (`super::vote`):
 //! Tesseract's errors in a local part (a dropped dot, `5` read as `s`) change with the
 //! scale and the model, while the right reading recurs. A web image is read at three
-//! enlargements by every model; a scanned page is read once, and each of its lines that
-//! holds an `@` is cut out and read again at two sizes by every model.
+//! enlargements by every usual model; a scanned page is read once, and each of its lines
+//! that holds an `@` is cut out and read again at two sizes by every usual model. A line
+//! whose usual readings have no majority is read again by the second-opinion models; a web
+//! image that shows an `@` is also read once with thin strokes, to check the agreed address
+//! for a separator every other reading lost (`super::vote::gap_without_separator`).
 
 use std::cell::RefCell;
 use std::io::Cursor;

@@ -77,7 +77,8 @@ pub struct Ocr {
     known: Vec<String>,
     /// `languages` first, then the installed `vote_languages`.
     models: Vec<String>,
-    /// The installed `SECOND_OPINION` models that are not in `models`.
+    /// The installed `SECOND_OPINION` models that are not in `models`; none when `models`
+    /// is one model (`ocr.vote_languages = []`: readings are not voted on by several).
     second: Vec<String>,
     /// Why OCR cannot run, if it cannot.
     unavailable: Option<String>,
