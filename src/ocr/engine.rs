@@ -6,8 +6,11 @@
 //! Address text is read several times and the readings are voted on (`super::vote`):
 //! Tesseract's errors in a local part (a dropped dot, `5` read as `s`) change with the
 //! scale and the model, while the right reading recurs. A web image is read at three
-//! enlargements by every model; a scanned page is read once, and each of its lines that
-//! holds an `@` is cut out and read again at two sizes by every model.
+//! enlargements by every usual model; a scanned page is read once, and each of its lines
+//! that holds an `@` is cut out and read again at two sizes by every usual model. A line
+//! whose usual readings have no majority is read again by the second-opinion models; a web
+//! image that shows an `@` is also read once with thin strokes, to check the agreed address
+//! for a separator every other reading lost (`super::vote::gap_without_separator`).
 
 use std::cell::RefCell;
 use std::io::Cursor;
@@ -16,7 +19,7 @@ use std::time::Instant;
 use image::{DynamicImage, GrayImage, ImageFormat, imageops::FilterType};
 use leptess::LepTess;
 
-use super::{Reading, Readings};
+use super::{Models, Reading, Readings, Role};
 
 thread_local! {
     static ENGINES: RefCell<Vec<(String, LepTess)>> = const { RefCell::new(Vec::new()) };
@@ -44,7 +47,7 @@ enum Layout {
 /// reading is always made; Tesseract cannot be stopped inside one, `max_pixels` bounds it).
 pub(super) fn recognise(
     bytes: &[u8],
-    languages: &[String],
+    languages: &Models<'_>,
     dpi: Option<u32>,
     max_pixels: u64,
     deadline: Instant,
@@ -67,38 +70,58 @@ pub(super) fn recognise(
     }
 }
 
-/// A web image: one line, read at ×2, ×3 and ×4 (sharpened) by every model.
+/// A web image: one line, read at ×2, ×3 and ×4 (sharpened) by every usual model, and
+/// by the second-opinion models too when those readings disagree. When a reading holds an
+/// `@`, also read once with thin strokes (`thinned`) by the first model, to check the agreed
+/// address for a lost separator.
 fn web_image(
     img: &DynamicImage,
-    languages: &[String],
+    languages: &Models<'_>,
     deadline: Instant,
 ) -> Result<Readings, String> {
     let gray = stretched(img);
     let mut readings = Vec::new();
     let mut cut_short = false;
+    let mut pngs = Vec::new();
+    // Small images (one or two lines) are enlarged `scale` times; larger ones less.
+    let factor = |scale: u32| match gray.height() {
+        0..=100 => scale,
+        101..=300 => scale.div_ceil(2),
+        _ => 1,
+    };
     for scale in [2u32, 3, 4] {
         if !readings.is_empty() && Instant::now() >= deadline {
             cut_short = true;
             break;
         }
-        // Small images (one or two lines) are enlarged `scale` times; larger ones less.
-        let factor = match gray.height() {
-            0..=100 => scale,
-            101..=300 => scale.div_ceil(2),
-            _ => 1,
-        };
         let prepared = framed(&image::imageops::unsharpen(
-            &resized(&gray, factor * 100),
+            &resized(&gray, factor(scale) * 100),
             1.0,
             0,
         ));
         let png = encode(&prepared)?;
-        for lang in languages {
+        for lang in languages.usual {
             if !readings.is_empty() && Instant::now() >= deadline {
                 cut_short = true;
                 break;
             }
             readings.push(read(&png, lang, Layout::Line, None)?.0);
+        }
+        pngs.push(png);
+    }
+    cut_short |= second_opinions(&mut readings, &pngs, languages, None, deadline)?;
+    // The check matters only for an address the readings may agree on.
+    let any_address = readings
+        .iter()
+        .any(|r| r.text.contains('@') || r.text.contains('＠'));
+    if let Some(lang) = languages.usual.first().filter(|_| any_address) {
+        if Instant::now() >= deadline {
+            cut_short = true;
+        } else {
+            let png = encode(&framed(&thinned(&resized(&gray, factor(3) * 100))))?;
+            let mut r = read(&png, lang, Layout::Line, None)?.0;
+            r.role = Role::Thin;
+            readings.push(r);
         }
     }
     Ok(Readings {
@@ -113,13 +136,13 @@ fn web_image(
 /// the address when both are read as one line.
 fn page(
     img: &DynamicImage,
-    languages: &[String],
+    languages: &Models<'_>,
     dpi: u32,
     deadline: Instant,
 ) -> Result<Readings, String> {
     let gray = stretched(img);
     let png = encode(&gray)?;
-    let main = languages.first().map_or("eng", String::as_str);
+    let main = languages.usual.first().map_or("eng", String::as_str);
     let (whole, tsv) = read(&png, main, Layout::Page, Some(dpi))?;
     let mut text = String::new();
     let mut groups = Vec::new();
@@ -137,7 +160,9 @@ fn page(
             let mut group = vec![Reading {
                 text: join_words(words),
                 confidence: span.confidence,
+                role: Role::Usual,
             }];
+            let mut pngs = Vec::new();
             let crop = crop(&gray, &span);
             // Tesseract reads lines best at 30–90 px: small lines are doubled.
             let sizes: [u32; 2] = if span.height < 40 {
@@ -152,10 +177,12 @@ fn page(
                     break;
                 }
                 let png = encode(&framed(&resized(&crop, pct)))?;
-                for lang in languages {
+                for lang in languages.usual {
                     group.push(read(&png, lang, Layout::Line, Some(dpi))?.0);
                 }
+                pngs.push(png);
             }
+            cut_short |= second_opinions(&mut group, &pngs, languages, Some(dpi), deadline)?;
             groups.push(group);
         }
     }
@@ -163,10 +190,36 @@ fn page(
         page: Some(Reading {
             text,
             confidence: whole.confidence,
+            role: Role::Usual,
         }),
         lines: groups,
         cut_short,
     })
+}
+
+/// When the readings of a line are not decided, the same prepared images read by each
+/// second-opinion model (until `deadline`); true when the deadline cut them short.
+fn second_opinions(
+    readings: &mut Vec<Reading>,
+    pngs: &[Vec<u8>],
+    languages: &Models<'_>,
+    dpi: Option<u32>,
+    deadline: Instant,
+) -> Result<bool, String> {
+    if languages.second.is_empty() || (languages.decided)(readings) {
+        return Ok(false);
+    }
+    for png in pngs {
+        for lang in languages.second {
+            if Instant::now() >= deadline {
+                return Ok(true);
+            }
+            let mut r = read(png, lang, Layout::Line, dpi)?.0;
+            r.role = Role::SecondOpinion;
+            readings.push(r);
+        }
+    }
+    Ok(false)
 }
 
 /// The words of each address on a line: a word with an `@`, with the word before it when
@@ -275,7 +328,14 @@ fn read(
                 .map_err(|e| format!("Tesseract returned invalid text: {e}"))?,
             Layout::Line => String::new(),
         };
-        Ok((Reading { text, confidence }, tsv))
+        Ok((
+            Reading {
+                text,
+                confidence,
+                role: Role::Usual,
+            },
+            tsv,
+        ))
     })
 }
 
@@ -432,6 +492,22 @@ fn resized(g: &GrayImage, pct: u32) -> GrayImage {
     image::imageops::resize(g, w, h, FilterType::CatmullRom)
 }
 
+/// Only the darkest pixels kept, as black on white: strokes get thinner, and a dot drawn so
+/// close to the letter before it that the grey edges join them (`ma.qiang` at 14 px) comes
+/// apart from it again. Tesseract then still drops the dot (it is small), but reads a gap
+/// there: the words before the `@` are split where the separator was.
+fn thinned(g: &GrayImage) -> GrayImage {
+    let mut out = g.clone();
+    for p in out.pixels_mut() {
+        p.0[0] = if p.0[0] < THIN_DARK { 0 } else { 255 };
+    }
+    out
+}
+
+/// Pixels darker than this are ink in `thinned` (text is black and background white after
+/// `stretched`).
+const THIN_DARK: u8 = 96;
+
 /// A white margin: Tesseract finds text that touches the edges poorly.
 fn framed(g: &GrayImage) -> GrayImage {
     let mut out = GrayImage::from_pixel(g.width() + 40, g.height() + 40, image::Luma([255]));
@@ -496,7 +572,12 @@ mod tests {
     #[test]
     fn past_the_deadline_no_further_reading_starts() {
         let png = fixture("images/048_20px_dejavu_plain.png");
-        let models = ["eng".to_string(), "eng".to_string()];
+        let usual = ["eng".to_string(), "eng".to_string()];
+        let models = Models {
+            usual: &usual,
+            second: &[],
+            decided: Box::new(|_: &[Reading]| true),
+        };
         let r = recognise(&png, &models, None, 40_000_000, Instant::now()).unwrap();
         assert!(r.cut_short);
         assert_eq!(r.lines.len(), 1);
@@ -504,7 +585,24 @@ mod tests {
         let later = Instant::now() + std::time::Duration::from_secs(600);
         let r = recognise(&png, &models, None, 40_000_000, later).unwrap();
         assert!(!r.cut_short);
-        assert_eq!(r.lines[0].len(), 6, "three sizes by two models");
+        let usual = r.lines[0].iter().filter(|r| r.role == Role::Usual).count();
+        assert_eq!(usual, 6, "three sizes by two models");
+        let thin = r.lines[0].iter().filter(|r| r.role == Role::Thin).count();
+        assert_eq!(thin, 1, "and the thin-stroke check");
+    }
+
+    #[test]
+    fn an_image_without_an_at_sign_gets_no_thin_reading() {
+        let jpg = fixture("images/photo_no_address.jpg");
+        let usual = ["eng".to_string()];
+        let models = Models {
+            usual: &usual,
+            second: &[],
+            decided: Box::new(|_: &[Reading]| true),
+        };
+        let later = Instant::now() + std::time::Duration::from_secs(600);
+        let r = recognise(&jpg, &models, None, 40_000_000, later).unwrap();
+        assert!(r.lines[0].iter().all(|r| r.role == Role::Usual));
     }
 
     #[test]

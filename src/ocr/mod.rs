@@ -27,6 +27,12 @@ use crate::extract::find_addresses;
 use crate::model::{Email, EmailCandidate, Source};
 use crate::profile::{Mode, OcrSettings};
 
+/// Models asked for a second opinion when the usual readings of an address disagree (no
+/// majority), those of them that are installed (Debian: `tesseract-ocr-deu` and so on):
+/// other Latin-script models, trained on other text, whose misreadings differ from those
+/// of `eng` and `Latin`. Read only for the lines in doubt, so they cost little.
+const SECOND_OPINION: [&str; 3] = ["deu", "ita", "fra"];
+
 /// What OCR read from one image or page.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reading {
@@ -34,6 +40,21 @@ pub struct Reading {
     pub text: String,
     /// Tesseract's mean word confidence, 0–100.
     pub confidence: u8,
+    /// What the reading is for.
+    pub role: Role,
+}
+
+/// What a reading of an address line is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// A page, or a reading of an address line by a usual model: voted on.
+    Usual,
+    /// Read by a second-opinion model (`SECOND_OPINION`), only because the usual readings of
+    /// the line disagreed: voted on with them.
+    SecondOpinion,
+    /// Read with thin strokes: not voted on, but the agreed address is checked against it
+    /// for a separator the other readings lost (`vote::gap_without_separator`).
+    Thin,
 }
 
 /// What OCR read from one image or page: the page's text outside address lines, and the
@@ -56,6 +77,9 @@ pub struct Ocr {
     known: Vec<String>,
     /// `languages` first, then the installed `vote_languages`.
     models: Vec<String>,
+    /// The installed `SECOND_OPINION` models that are not in `models`; none when `models`
+    /// is one model (`ocr.vote_languages = []`: readings are not voted on by several).
+    second: Vec<String>,
     /// Why OCR cannot run, if it cannot.
     unavailable: Option<String>,
     warned: AtomicBool,
@@ -84,10 +108,20 @@ impl Ocr {
                 }
             }
         }
+        let second = if unavailable.is_none() && models.len() > 1 {
+            SECOND_OPINION
+                .iter()
+                .filter(|l| !models.iter().any(|m| m == *l) && availability(l).is_ok())
+                .map(|l| (*l).to_string())
+                .collect()
+        } else {
+            Vec::new()
+        };
         Some(Arc::new(Ocr {
             settings: settings.clone(),
             known: known.into_iter().map(|d| d.to_ascii_lowercase()).collect(),
             models,
+            second,
             unavailable,
             warned: AtomicBool::new(false),
             read: AtomicU32::new(0),
@@ -136,11 +170,66 @@ impl Ocr {
         self.take()?;
         recognise(
             bytes,
-            &self.models,
+            &self.models_for_run(),
             None,
             self.settings.max_pixels,
             Instant::now() + self.budget(),
         )
+    }
+
+    /// The models and the test that decides whether a line needs second opinions.
+    fn models_for_run(&self) -> Models<'_> {
+        Models {
+            usual: &self.models,
+            second: &self.second,
+            decided: Box::new(|line: &[Reading]| {
+                let usual: Vec<(u8, Vec<EmailCandidate>)> = line
+                    .iter()
+                    .filter(|r| r.role == Role::Usual)
+                    .map(|r| (r.confidence, self.read_candidates(r, "")))
+                    .collect();
+                !vote::needs_second_opinion(&usual)
+            }),
+        }
+    }
+
+    /// The vote on the readings of one line (`vote::vote_with_second_opinions`); an agreed
+    /// address that a thin-stroke reading shows with a gap where it has no separator is
+    /// not kept but reported (`vote::gap_without_separator`).
+    fn vote(&self, line: &[Reading], location: &str) -> (Vec<EmailCandidate>, Option<String>) {
+        let read = |role: Role| -> Vec<(u8, Vec<EmailCandidate>)> {
+            line.iter()
+                .filter(|r| r.role == role)
+                .map(|r| (r.confidence, self.read_candidates(r, location)))
+                .collect()
+        };
+        let (agreed, mut doubt) =
+            vote::vote_with_second_opinions(read(Role::Usual), read(Role::SecondOpinion));
+        let thin: Vec<String> = line
+            .iter()
+            .filter(|r| r.role == Role::Thin)
+            .map(|r| zero_among_digits(&join_spaced(&r.text)))
+            .collect();
+        let mut kept = Vec::with_capacity(agreed.len());
+        for c in agreed {
+            let address = c.address.to_string();
+            match thin
+                .iter()
+                .find_map(|t| vote::gap_without_separator(&address, t))
+            {
+                Some(split) => {
+                    let note = format!(
+                        "OCR readings agree on {address}, but a reading with thinner strokes shows a gap in it ({split}) where a separator may have been lost; check the image by eye"
+                    );
+                    doubt = Some(match doubt {
+                        Some(d) => format!("{d}; {note}"),
+                        None => note,
+                    });
+                }
+                None => kept.push(c),
+            }
+        }
+        (kept, doubt)
     }
 
     /// Time for one image or page: `ocr.image_timeout_secs`.
@@ -158,7 +247,7 @@ impl Ocr {
         let png = raster::page_png(pdf, page, self.settings.dpi, self.budget())?;
         recognise(
             &png,
-            &self.models,
+            &self.models_for_run(),
             Some(self.settings.dpi),
             self.settings.max_pixels,
             deadline,
@@ -191,11 +280,7 @@ impl Ocr {
                 "OCR readings of an address at {location}: {:?}",
                 line.iter().map(|r| r.text.trim()).collect::<Vec<_>>()
             );
-            let (agreed, doubt) = vote::vote(
-                line.iter()
-                    .map(|r| (r.confidence, self.read_candidates(r, location)))
-                    .collect(),
-            );
+            let (agreed, doubt) = self.vote(line, location);
             found.extend(agreed);
             doubts.extend(doubt);
         }
@@ -262,10 +347,22 @@ fn availability(_languages: &str) -> Result<(), String> {
     Err("this mailpatrol was built without OCR: install `apt-get install libtesseract-dev libleptonica-dev clang tesseract-ocr-eng tesseract-ocr-script-latn poppler-utils` and rebuild with `cargo build --release --features ocr`".to_string())
 }
 
+/// The models that read address lines: the usual ones read every line; the second-opinion
+/// ones only the lines whose usual readings are not `decided`.
+#[cfg_attr(not(feature = "ocr"), allow(dead_code))]
+struct Models<'a> {
+    usual: &'a [String],
+    second: &'a [String],
+    decided: Decided<'a>,
+}
+
+/// Whether the usual readings of a line settle it (no second opinion needed).
+type Decided<'a> = Box<dyn Fn(&[Reading]) -> bool + 'a>;
+
 #[cfg(feature = "ocr")]
 fn recognise(
     bytes: &[u8],
-    languages: &[String],
+    languages: &Models<'_>,
     dpi: Option<u32>,
     max_pixels: u64,
     deadline: Instant,
@@ -276,7 +373,7 @@ fn recognise(
 #[cfg(not(feature = "ocr"))]
 fn recognise(
     _: &[u8],
-    _: &[String],
+    _: &Models<'_>,
     _: Option<u32>,
     _: u64,
     _: Instant,
@@ -301,6 +398,7 @@ mod tests {
         let r = Reading {
             text: "联系 li . ming @ qq.corn 或 zhang@ustl.edu.cn\n".to_string(),
             confidence: 87,
+            role: Role::Usual,
         };
         let readings = Readings {
             page: Some(r),
@@ -332,6 +430,60 @@ mod tests {
             c.iter()
                 .all(|c| c.source == Source::Ocr && c.location.as_deref() == Some("page 2"))
         );
+    }
+
+    fn line(texts: &[(&str, Role)]) -> Readings {
+        Readings {
+            page: None,
+            lines: vec![
+                texts
+                    .iter()
+                    .map(|(text, role)| Reading {
+                        text: (*text).to_string(),
+                        confidence: 90,
+                        role: *role,
+                    })
+                    .collect(),
+            ],
+            cut_short: false,
+        }
+    }
+
+    #[test]
+    fn a_thin_reading_with_a_gap_where_the_address_has_no_separator_puts_it_in_doubt() {
+        let usual = ("maqiang35@qq.com", Role::Usual);
+        let (c, doubts) = ocr().candidates(
+            &line(&[usual, usual, usual, ("ma qiang35 @qq.com", Role::Thin)]),
+            "image",
+        );
+        assert!(c.is_empty(), "{c:?}");
+        assert_eq!(doubts.len(), 1);
+        assert!(doubts[0].contains("maqiang35@qq.com"), "{doubts:?}");
+        assert!(doubts[0].contains("(ma qiang35)"), "{doubts:?}");
+        // A thin reading without such a gap (or none at all) leaves the address.
+        for thin in ["maqiang35@qq.com", "mag iang35@qq.com", "no address"] {
+            let (c, doubts) =
+                ocr().candidates(&line(&[usual, usual, usual, (thin, Role::Thin)]), "image");
+            assert_eq!(c.len(), 1, "{thin}");
+            assert!(doubts.is_empty(), "{doubts:?}");
+        }
+    }
+
+    #[test]
+    fn second_opinions_are_voted_on_with_the_usual_readings() {
+        let (c, doubts) = ocr().candidates(
+            &line(&[
+                ("linua@l63.com", Role::Usual),
+                ("lihua@l63.com", Role::Usual),
+                ("lihua@163.com", Role::SecondOpinion),
+                ("lihua@1l63.com", Role::SecondOpinion),
+                ("Hhua@163.com", Role::SecondOpinion),
+            ]),
+            "image",
+        );
+        let got: Vec<String> = c.iter().map(|c| c.address.to_string()).collect();
+        assert_eq!(got, ["lihua@163.com"], "{doubts:?}");
+        assert!(doubts.is_empty());
     }
 
     #[test]

@@ -90,6 +90,127 @@ pub(super) fn vote(
     (agreed, doubt)
 }
 
+/// The vote on the usual readings of a line; when they disagree, the vote on them with the
+/// second opinions (`second`, read only then) added — except when the options differ only
+/// where one reads a digit and another a letter: the other models, trained on words, lean to
+/// the letter there (`zhao.leil7` for `zhao.lei17`), so their opinion would decide wrongly
+/// and the line stays in doubt.
+pub(super) fn vote_with_second_opinions(
+    usual: Vec<(u8, Vec<EmailCandidate>)>,
+    second: Vec<(u8, Vec<EmailCandidate>)>,
+) -> (Vec<EmailCandidate>, Option<String>) {
+    if second.is_empty() || !needs_second_opinion(&usual) {
+        return vote(usual);
+    }
+    let mut all = usual;
+    all.extend(second);
+    vote(all)
+}
+
+/// True when the usual readings of a line disagree in a way second opinions may settle.
+pub(super) fn needs_second_opinion(usual: &[(u8, Vec<EmailCandidate>)]) -> bool {
+    if vote(usual.to_vec()).1.is_none() {
+        return false;
+    }
+    let options: Vec<String> = usual
+        .iter()
+        .flat_map(|(_, cs)| cs.iter().map(|c| skeleton(&c.address.to_string())))
+        .collect();
+    !letter_or_digit_only(&options)
+}
+
+/// True when two of `options` (skeletons) differ and every difference between any two of the
+/// same length is a digit against a letter.
+fn letter_or_digit_only(options: &[String]) -> bool {
+    let mut any = false;
+    for (i, a) in options.iter().enumerate() {
+        for b in &options[i + 1..] {
+            if a == b || a.chars().count() != b.chars().count() {
+                continue;
+            }
+            let differ = a.chars().zip(b.chars()).filter(|(x, y)| x != y);
+            let mut n = 0;
+            for (x, y) in differ {
+                n += 1;
+                if x.is_ascii_digit() == y.is_ascii_digit() {
+                    return false;
+                }
+            }
+            any |= n > 0;
+        }
+    }
+    any
+}
+
+/// When `thin` (a reading of the line with thin strokes) splits the local part of
+/// `address` with a space between two letters where `address` has no separator, the split
+/// words (`ma qiang35`): a dot joined to the letter before it, lost by every usual reading,
+/// shows as such a gap once the strokes are thinner. Gaps next to a digit are not counted
+/// (Tesseract splits digit groups: `zhoujie3 1`).
+pub(super) fn gap_without_separator(address: &str, thin: &str) -> Option<String> {
+    let (local, _) = address.rsplit_once('@')?;
+    let skeleton: Vec<char> = local
+        .chars()
+        .filter(|c| !SEPARATORS.contains(c))
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    // Gaps (before the i-th letter of the skeleton) where `address` has a separator.
+    let mut separated = Vec::new();
+    let mut i = 0;
+    for ch in local.chars() {
+        if SEPARATORS.contains(&ch) {
+            separated.push(i);
+        } else {
+            i += 1;
+        }
+    }
+    for line in thin.lines() {
+        let mut from = 0;
+        while let Some(at) = line[from..].find('@').map(|k| k + from) {
+            from = at + 1;
+            // The words right before the `@`, last first, while they end the skeleton.
+            let mut covered = 0;
+            let mut gaps = Vec::new();
+            let mut words: Vec<&str> = Vec::new();
+            for word in line[..at].split(' ').rev() {
+                let letters: Vec<char> = word
+                    .chars()
+                    .filter(|c| !SEPARATORS.contains(c))
+                    .map(|c| c.to_ascii_lowercase())
+                    .collect();
+                if letters.is_empty() || covered + letters.len() > skeleton.len() {
+                    break;
+                }
+                let start = skeleton.len() - covered - letters.len();
+                if skeleton[start..skeleton.len() - covered] != letters[..] {
+                    break;
+                }
+                if covered > 0 {
+                    gaps.push(skeleton.len() - covered);
+                }
+                covered += letters.len();
+                words.push(word);
+                if covered == skeleton.len() {
+                    break;
+                }
+            }
+            if covered != skeleton.len() {
+                continue;
+            }
+            let lost = gaps.iter().any(|&g| {
+                !separated.contains(&g)
+                    && skeleton[g - 1].is_ascii_alphabetic()
+                    && skeleton[g].is_ascii_alphabetic()
+            });
+            if lost {
+                words.reverse();
+                return Some(words.join(" "));
+            }
+        }
+    }
+    None
+}
+
 /// A separator Tesseract read as a space cuts the local part (`wang fang50@163.com` gives
 /// `fang50@163.com`): a reading whose address is the end of another group's address, where
 /// that group's own readings show a separator right before that end, supports that group.
@@ -276,6 +397,85 @@ mod tests {
         let doubt = v.1.unwrap_or_default();
         assert!(doubt.contains("wu.xiaoli56@qq.com (1 of 2)"), "{doubt}");
         assert!(doubt.contains("wu.xiaolis6@qq.com (1 of 2)"), "{doubt}");
+    }
+
+    #[test]
+    fn second_opinions_decide_a_tie_unless_it_is_a_letter_against_a_digit() {
+        let usual = vec![
+            reading(90, &["linua@163.com"]),
+            reading(90, &["lihua@163.com"]),
+        ];
+        let second = vec![
+            reading(90, &["lihua@163.com"]),
+            reading(90, &["lihua@163.com"]),
+            reading(90, &["lhhua@163.com"]),
+        ];
+        let v = vote_with_second_opinions(usual.clone(), second.clone());
+        assert_eq!(addresses(&v), ["lihua@163.com"]);
+        assert_eq!(v.1, None);
+        // Without second opinions, the tie stays.
+        assert!(vote_with_second_opinions(usual, Vec::new()).0.is_empty());
+        // A majority of the usual readings is not reopened.
+        let v = vote_with_second_opinions(
+            vec![reading(90, &["lihua@163.com"])],
+            vec![
+                reading(90, &["linua@163.com"]),
+                reading(90, &["linua@163.com"]),
+            ],
+        );
+        assert_eq!(addresses(&v), ["lihua@163.com"]);
+        // `l` against `1`: the second opinions do not decide.
+        let v = vote_with_second_opinions(
+            vec![
+                reading(90, &["zhao.leil7@qq.com"]),
+                reading(90, &["zhao.lei17@qq.com"]),
+            ],
+            vec![
+                reading(90, &["zhao.leil7@qq.com"]),
+                reading(90, &["zhao.leil7@qq.com"]),
+            ],
+        );
+        assert!(v.0.is_empty());
+        assert!(v.1.is_some());
+    }
+
+    #[test]
+    fn a_gap_between_letters_where_the_address_has_no_separator_is_found() {
+        let gap = gap_without_separator;
+        assert_eq!(
+            gap("maqiang35@qq.com", "ma qiang35@qq.com").as_deref(),
+            Some("ma qiang35")
+        );
+        assert_eq!(
+            gap("maqiang35@qq.com", "x\n邮箱: Ma qiang35@iqq.com").as_deref(),
+            Some("Ma qiang35"),
+            "another line, another case, another domain"
+        );
+        // The gap is where the address has its separator.
+        assert_eq!(gap("ma.qiang35@qq.com", "ma qiang35@qq.com"), None);
+        assert_eq!(gap("wang_fang@qq.com", "wang fang@qq.com"), None);
+        // Next to a digit: Tesseract splits digit groups.
+        assert_eq!(gap("zhoujie31@qq.com", "zhoujie3 1@qq.com"), None);
+        assert_eq!(gap("chenjing16@qq.com", "chenjing 16@qq.com"), None);
+        // Words that do not spell the local part: a label, another reading.
+        assert_eq!(gap("maqiang35@qq.com", "ma giang35@qq.com"), None);
+        assert_eq!(gap("qiang35@qq.com", "ma qiang35@qq.com"), None);
+        assert_eq!(gap("maqiang35@qq.com", "maqiang35@qq.com"), None);
+        assert_eq!(gap("maqiang35@qq.com", "no address"), None);
+        assert_eq!(gap("maqiang35@qq.com", ""), None);
+    }
+
+    #[test]
+    fn letter_against_digit() {
+        let s = |v: &[&str]| v.iter().map(|s| (*s).to_string()).collect::<Vec<_>>();
+        assert!(letter_or_digit_only(&s(&["lei17@a", "leil7@a", "lei17@a"])));
+        assert!(letter_or_digit_only(&s(&["lis6@a", "li56@a", "x@a"])));
+        assert!(!letter_or_digit_only(&s(&["linua@a", "lihua@a"])));
+        assert!(!letter_or_digit_only(&s(&["lis6@a", "li56@a", "lin6@a"])));
+        assert!(
+            !letter_or_digit_only(&s(&["sunli@a", "li@a"])),
+            "nothing of one length"
+        );
     }
 
     #[test]

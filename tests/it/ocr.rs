@@ -240,9 +240,9 @@ mod with_ocr {
     }
 
     /// Where OCR is not sure, it reports no address rather than a wrong one, and says so:
-    /// every image of the set gives either its own address or, when its readings disagree,
-    /// an `ocr-uncertain` problem — except where all readings agree on a misreading (the one
-    /// false address of bench/README.md: `ma.qiang35` read `maqiang35`).
+    /// every image of 14 px or more gives either its own address or, when its readings
+    /// disagree (or a thin-stroke reading shows a lost separator: `ma.qiang35`, which every
+    /// usual reading gives as `maqiang35`), an `ocr-uncertain` problem.
     #[test]
     fn an_unsure_reading_gives_an_ocr_uncertain_problem_not_an_address() {
         let manifest: serde_json::Value =
@@ -250,7 +250,7 @@ mod with_ocr {
         let mut uncertain = 0;
         for item in manifest["images"].as_array().unwrap() {
             let file = item["file"].as_str().unwrap();
-            if item["px"].as_u64().unwrap_or(0) < 20
+            if item["px"].as_u64().unwrap_or(0) < 14
                 || item["addresses"].as_array().unwrap().is_empty()
             {
                 continue;
@@ -273,12 +273,14 @@ mod with_ocr {
                 uncertain += 1;
             }
         }
-        // A bound so the test cannot pass by reading nothing.
-        assert!(uncertain <= 2, "{uncertain} images of 20 px or more unread");
+        // A bound so the test cannot pass by reading nothing (2 when this was written:
+        // `ma.qiang35` and the `wu.xiaoli56` / `wu.xiaolis6` tie).
+        assert!(uncertain <= 3, "{uncertain} images of 14 px or more unread");
     }
 
     /// A regression floor, not the goal (95%): the figure is measured by
-    /// examples/bench_ocr.rs and quoted in bench/README.md (34 of 38 when this was written).
+    /// examples/bench_ocr.rs and quoted in bench/README.md (36 of 38 when this was written;
+    /// here without the two `corrected` images: 34 of 36, 94.4%; the floor leaves one image).
     #[test]
     fn most_addresses_in_images_of_14_px_and_more_are_read_exactly() {
         let manifest: serde_json::Value =
@@ -296,7 +298,7 @@ mod with_ocr {
             }
         }
         assert!(expected >= 30);
-        assert!(exact * 100 >= expected * 85, "{exact} of {expected}");
+        assert!(exact * 100 >= expected * 90, "{exact} of {expected}");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
