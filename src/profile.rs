@@ -278,6 +278,11 @@ pub struct OcrSettings {
     /// package `tesseract-ocr-script-latn`; a model that is not installed is left out with
     /// a warning; `[]` reads with `languages` only).
     pub vote_languages: Vec<String>,
+    /// Models asked for a second opinion, only on an address line whose usual readings have
+    /// no majority: other Latin-script models whose misreadings differ from those of `eng`
+    /// and `Latin` (default `["deu", "ita", "fra"]`, Debian packages `tesseract-ocr-deu` and
+    /// so on; those not installed are left out silently; `[]` for none).
+    pub second_opinion_languages: Vec<String>,
     /// Seconds one image or scanned page may take: rasterising, then readings (no further
     /// reading starts once they have run out; a 300 dpi page with two addresses takes about
     /// 6 s on a 2-core machine).
@@ -297,6 +302,7 @@ impl Default for OcrSettings {
             hosts: BTreeMap::new(),
             languages: "eng".to_string(),
             vote_languages: vec!["Latin".to_string()],
+            second_opinion_languages: ["deu", "ita", "fra"].map(str::to_string).to_vec(),
             image_timeout_secs: 30,
             max_images: 2_000,
             dpi: 300,
@@ -713,11 +719,16 @@ impl Validator<'_> {
                 o.languages
             ));
         }
-        for l in &o.vote_languages {
-            if !valid_lang(l) {
-                self.errors.push(format!(
-                    "ocr.vote_languages entry {l:?} is not a Tesseract model name like \"Latin\" or \"eng\""
-                ));
+        for (field, list) in [
+            ("vote_languages", &o.vote_languages),
+            ("second_opinion_languages", &o.second_opinion_languages),
+        ] {
+            for l in list {
+                if !valid_lang(l) {
+                    self.errors.push(format!(
+                        "ocr.{field} entry {l:?} is not a Tesseract model name like \"Latin\" or \"deu\""
+                    ));
+                }
             }
         }
     }
@@ -897,6 +908,15 @@ domains = ["USTL.edu.cn"]
             "{MINIMAL}[render]\nconcurrency = 0\n[ocr]\nlanguages = \"eng;rm\"\ndpi = 20\n"
         ));
         assert_eq!(e.len(), 3, "{e:?}");
+        let e = errors(&format!(
+            "{MINIMAL}[ocr]\nvote_languages = [\"Latin\", \"../x\"]\nsecond_opinion_languages = [\"deu\", \"\"]\n"
+        ));
+        assert_eq!(e.len(), 2, "{e:?}");
+        assert!(
+            e[0].contains("ocr.vote_languages") && e[0].contains("../x"),
+            "{e:?}"
+        );
+        assert!(e[1].contains("ocr.second_opinion_languages"), "{e:?}");
         let e = errors(&format!("{MINIMAL}[render]\nmode = \"sometimes\"\n"));
         assert!(e[0].contains("sometimes"), "{e:?}");
     }

@@ -27,12 +27,6 @@ use crate::extract::find_addresses;
 use crate::model::{Email, EmailCandidate, Source};
 use crate::profile::{Mode, OcrSettings};
 
-/// Models asked for a second opinion when the usual readings of an address disagree (no
-/// majority), those of them that are installed (Debian: `tesseract-ocr-deu` and so on):
-/// other Latin-script models, trained on other text, whose misreadings differ from those
-/// of `eng` and `Latin`. Read only for the lines in doubt, so they cost little.
-const SECOND_OPINION: [&str; 3] = ["deu", "ita", "fra"];
-
 /// What OCR read from one image or page.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reading {
@@ -49,7 +43,7 @@ pub struct Reading {
 pub enum Role {
     /// A page, or a reading of an address line by a usual model: voted on.
     Usual,
-    /// Read by a second-opinion model (`SECOND_OPINION`), only because the usual readings of
+    /// Read by a second-opinion model (`ocr.second_opinion_languages`), only because the usual readings of
     /// the line disagreed: voted on with them.
     SecondOpinion,
     /// Read with thin strokes: not voted on, but the agreed address is checked against it
@@ -77,7 +71,7 @@ pub struct Ocr {
     known: Vec<String>,
     /// `languages` first, then the installed `vote_languages`.
     models: Vec<String>,
-    /// The installed `SECOND_OPINION` models that are not in `models`; none when `models`
+    /// The installed `ocr.second_opinion_languages` not in `models`; none when `models`
     /// is one model (`ocr.vote_languages = []`: readings are not voted on by several).
     second: Vec<String>,
     /// Why OCR cannot run, if it cannot.
@@ -109,10 +103,11 @@ impl Ocr {
             }
         }
         let second = if unavailable.is_none() && models.len() > 1 {
-            SECOND_OPINION
+            settings
+                .second_opinion_languages
                 .iter()
-                .filter(|l| !models.iter().any(|m| m == *l) && availability(l).is_ok())
-                .map(|l| (*l).to_string())
+                .filter(|l| !models.contains(l) && availability(l).is_ok())
+                .cloned()
                 .collect()
         } else {
             Vec::new()
