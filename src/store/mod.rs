@@ -158,7 +158,7 @@ fn tune_reader(conn: &Connection) -> Result<(), rusqlite::Error> {
 
 /// Read connections open at most: the crawl's blocking threads and the report writers wait
 /// for one beyond that (each holds its own page cache).
-const READERS: usize = 4;
+const READERS: usize = 3;
 
 /// The read-only connections: the idle ones, and how many exist.
 #[derive(Default)]
